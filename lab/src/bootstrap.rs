@@ -1,0 +1,322 @@
+//! The bootstrap flow (ARCHITECTURE.md §2 steps 1–5): wait for every platform, build the
+//! common configuration once on the PTS platform, deploy it to every connector pod through
+//! the pod's own address, verify it there, start every server in parallel, and put each
+//! pod into the load-balancing rotation once its server has started.
+//!
+//! Re-running it is safe and is how a replaced pod is healed: the stored common
+//! configuration is reused, and pods already serving it are left alone.
+
+use crate::egeria::{EgeriaClient, EgeriaError, Platform, crux};
+use crate::settings::LabSettings;
+use crate::state::{LabDir, read_json, write_json};
+use crate::substrate::{PodInfo, Role, Substrate, SubstrateError};
+use crate::wait::{DeadlineExceeded, poll_until};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct BootstrapOptions {
+    /// How long a platform may take to answer at all.
+    pub platform_deadline: Duration,
+    /// How long one server start may take (minutes on a real JVM).
+    pub start_deadline: Duration,
+    /// How many pods are configured and started at once.
+    pub parallelism: usize,
+}
+
+impl Default for BootstrapOptions {
+    fn default() -> Self {
+        Self {
+            platform_deadline: Duration::from_secs(300),
+            start_deadline: Duration::from_secs(900),
+            parallelism: 16,
+        }
+    }
+}
+
+/// `bootstrap.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BootstrapReport {
+    pub release: String,
+    pub metadata_collection_id: String,
+    /// `built` on the PTS platform by this run, or `stored` from an earlier one.
+    pub configuration: String,
+    pub pods: Vec<PodOutcome>,
+    pub total_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PodOutcome {
+    pub name: String,
+    pub uid: String,
+    pub address: String,
+    pub configured: bool,
+    pub started: bool,
+    pub ready: bool,
+    /// Time the server start took; absent when the pod was already serving.
+    pub start_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Substrate(#[from] SubstrateError),
+    #[error("the lab has no {0} pod")]
+    NoPod(&'static str),
+    #[error(transparent)]
+    Wait(#[from] DeadlineExceeded),
+    #[error("building the common configuration: {0}")]
+    Egeria(#[from] EgeriaError),
+    #[error("the common configuration from {pod} has no metadataCollectionId: {detail}")]
+    BadConfiguration { pod: String, detail: String },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+impl BootstrapReport {
+    pub fn failed_pods(&self) -> impl Iterator<Item = &PodOutcome> {
+        self.pods.iter().filter(|pod| pod.error.is_some())
+    }
+}
+
+pub async fn bootstrap<S: Substrate>(
+    substrate: &S,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    lab_dir: &LabDir,
+    options: &BootstrapOptions,
+) -> Result<BootstrapReport, BootstrapError> {
+    let started = Instant::now();
+    let pods = substrate.list_pods().await?;
+    let pts = pods.with_role(Role::Pts).next().ok_or(BootstrapError::NoPod("PTS"))?;
+    let connectors: Vec<&PodInfo> = pods.with_role(Role::Connector).collect();
+    if connectors.is_empty() {
+        return Err(BootstrapError::NoPod("connector"));
+    }
+
+    eprintln!("waiting for {} platforms", connectors.len() + 1);
+    let platforms = futures::future::try_join_all(
+        connectors
+            .iter()
+            .chain([&pts])
+            .map(|pod| wait_for_platform(client, pod, &settings.connector_server, options)),
+    )
+    .await?;
+    eprintln!("  every platform answers ({} ms)", started.elapsed().as_millis());
+
+    let pts_platform = client.platform(&pts.name, &pts.platform_url());
+    let (document, source) =
+        common_configuration(&pts_platform, substrate, settings, lab_dir).await?;
+    let metadata_collection_id = metadata_collection_id(&document).ok_or_else(|| {
+        BootstrapError::BadConfiguration {
+            pod: pts.name.clone(),
+            detail: "repositoryServicesConfig.localRepositoryConfig.metadataCollectionId is missing".into(),
+        }
+    })?;
+    eprintln!(
+        "common configuration {source}: metadataCollectionId {metadata_collection_id}; deploying to {} pods",
+        connectors.len()
+    );
+
+    let outcomes: Vec<PodOutcome> = futures::stream::iter(
+        connectors
+            .iter()
+            .zip(&platforms)
+            .map(|(pod, platform)| bring_up(substrate, platform, pod, &document, settings, options)),
+    )
+    .buffered(options.parallelism.max(1))
+    .collect()
+    .await;
+
+    Ok(BootstrapReport {
+        release: settings.release.clone(),
+        metadata_collection_id,
+        configuration: source.to_string(),
+        pods: outcomes,
+        total_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// A platform is up when the admin services answer for the connector server (that proves
+/// the platform, not the server).
+async fn wait_for_platform(
+    client: &EgeriaClient,
+    pod: &PodInfo,
+    server: &str,
+    options: &BootstrapOptions,
+) -> Result<Platform, DeadlineExceeded> {
+    let platform = client.platform(&pod.name, &pod.platform_url());
+    let what = format!("the platform on {} ({})", pod.name, pod.platform_url());
+    poll_until(&what, options.platform_deadline, || async {
+        platform
+            .admin(server)
+            .configuration()
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .await?;
+    Ok(platform)
+}
+
+/// The stored document when there is one (every pod must share one metadataCollectionId,
+/// so it is built only once per lab); otherwise built on the PTS platform and stored.
+async fn common_configuration<S: Substrate>(
+    pts: &Platform,
+    substrate: &S,
+    settings: &LabSettings,
+    lab_dir: &LabDir,
+) -> Result<(Value, &'static str), BootstrapError> {
+    let path = lab_dir.common_config_path();
+    if let Some(document) = read_json::<Value>(&path)? {
+        return Ok((document, "reused"));
+    }
+    let endpoints = substrate.endpoints();
+    let admin = pts.admin(&settings.connector_server);
+    admin
+        .set_server_url_root(&endpoints.connector_service_url)
+        .await?;
+    admin.set_server_type(crux::SERVER_TYPE).await?;
+    admin.set_organization(&settings.organization).await?;
+    admin
+        .set_event_bus(crux::TOPIC_URL_ROOT, &endpoints.golden_store_bootstrap)
+        .await?;
+    admin
+        .set_plugin_repository(&crux::connection(
+            &settings.connector_server,
+            &endpoints.golden_store_bootstrap,
+        ))
+        .await?;
+    admin.join_cohort(&settings.cohort).await?;
+    let document = admin.configuration().await?;
+    write_json(&path, &document)?;
+    Ok((document, "built"))
+}
+
+fn metadata_collection_id(document: &Value) -> Option<String> {
+    document
+        .pointer("/repositoryServicesConfig/localRepositoryConfig/metadataCollectionId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Two configuration documents describe the same server when they agree on everything
+/// but the audit trail, which a platform may extend as it stores a document.
+pub fn same_configuration(a: &Value, b: &Value) -> bool {
+    let strip = |doc: &Value| {
+        let mut doc = doc.clone();
+        if let Some(object) = doc.as_object_mut() {
+            object.remove("auditTrail");
+        }
+        doc
+    };
+    strip(a) == strip(b)
+}
+
+async fn bring_up<S: Substrate>(
+    substrate: &S,
+    platform: &Platform,
+    pod: &PodInfo,
+    document: &Value,
+    settings: &LabSettings,
+    options: &BootstrapOptions,
+) -> PodOutcome {
+    let mut outcome = PodOutcome {
+        name: pod.name.clone(),
+        uid: pod.uid.clone(),
+        address: pod.address.clone(),
+        configured: false,
+        started: false,
+        ready: false,
+        start_ms: None,
+        note: None,
+        error: None,
+    };
+    if let Err(error) = configure_and_start(substrate, platform, pod, document, settings, options, &mut outcome).await {
+        eprintln!("  {}: {error}", pod.name);
+        outcome.error = Some(error);
+    }
+    outcome
+}
+
+async fn configure_and_start<S: Substrate>(
+    substrate: &S,
+    platform: &Platform,
+    pod: &PodInfo,
+    document: &Value,
+    settings: &LabSettings,
+    options: &BootstrapOptions,
+    outcome: &mut PodOutcome,
+) -> Result<(), String> {
+    let admin = platform.admin(&settings.connector_server);
+    let text = |e: EgeriaError| e.to_string();
+    let current = admin.configuration().await.map_err(text)?;
+    let serving = same_configuration(&current, document)
+        && platform
+            .active_servers()
+            .await
+            .map_err(text)?
+            .contains(&settings.connector_server);
+    if serving {
+        outcome.configured = true;
+        outcome.started = true;
+        outcome.note = Some("already serving the common configuration".into());
+    } else {
+        admin.deploy_configuration(document).await.map_err(text)?;
+        // Read back through this pod's own address: upstream only ever re-read pod 0.
+        let deployed = admin.configuration().await.map_err(text)?;
+        if !same_configuration(&deployed, document) {
+            return Err(format!(
+                "{}: the configuration read back after deploying differs from the common one",
+                pod.name
+            ));
+        }
+        outcome.configured = true;
+        let start = Instant::now();
+        admin
+            .start_instance(options.start_deadline)
+            .await
+            .map_err(text)?;
+        outcome.start_ms = Some(start.elapsed().as_millis() as u64);
+        outcome.started = true;
+        eprintln!(
+            "  {:<16} started in {} ms",
+            pod.name,
+            start.elapsed().as_millis()
+        );
+    }
+    substrate
+        .set_ready(&pod.name, &pod.uid, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    outcome.ready = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn audit_trail_differences_do_not_count() {
+        let a = json!({"localServerId": "x", "auditTrail": ["one"]});
+        let b = json!({"localServerId": "x", "auditTrail": ["one", "two"]});
+        assert!(same_configuration(&a, &b));
+        let c = json!({"localServerId": "y", "auditTrail": ["one"]});
+        assert!(!same_configuration(&a, &c));
+    }
+
+    #[test]
+    fn metadata_collection_id_is_read_from_the_local_repository() {
+        let doc = json!({"repositoryServicesConfig": {"localRepositoryConfig": {"metadataCollectionId": "m-1"}}});
+        assert_eq!(metadata_collection_id(&doc).as_deref(), Some("m-1"));
+        assert_eq!(metadata_collection_id(&json!({})), None);
+    }
+}

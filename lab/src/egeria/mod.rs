@@ -1,0 +1,352 @@
+//! A typed client for the parts of Egeria's REST API the lab drives.
+//!
+//! Egeria answers most logical errors with HTTP 200 and a body whose `relatedHTTPCode`
+//! says what really happened, so every call checks that field. Every error names the
+//! pod, the step and the URL.
+
+pub mod admin;
+pub mod crux;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Ordinary admin calls answer in well under a second; server start is slower and has
+/// its own deadline.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EgeriaError {
+    #[error("{pod}: {step}: {url}: no answer: {detail}")]
+    Transport {
+        pod: String,
+        step: String,
+        url: String,
+        detail: String,
+    },
+    #[error("{pod}: {step}: {url}: no answer within {}", humantime::format_duration(*timeout))]
+    Timeout {
+        pod: String,
+        step: String,
+        url: String,
+        timeout: Duration,
+    },
+    #[error("{pod}: {step}: {url}: HTTP {status}: {body}")]
+    Http {
+        pod: String,
+        step: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{pod}: {step}: {url}: Egeria error {related_http_code} {exception_class}: {message}{}", user_action_suffix(user_action))]
+    Egeria {
+        pod: String,
+        step: String,
+        url: String,
+        related_http_code: u16,
+        exception_class: String,
+        message_id: String,
+        message: String,
+        user_action: String,
+    },
+    #[error("{pod}: {step}: {url}: unexpected answer: {detail}")]
+    Unexpected {
+        pod: String,
+        step: String,
+        url: String,
+        detail: String,
+    },
+}
+
+fn user_action_suffix(action: &str) -> String {
+    if action.is_empty() {
+        String::new()
+    } else {
+        format!(" (user action: {action})")
+    }
+}
+
+/// The longest piece of a response body quoted in an error.
+const QUOTE_LIMIT: usize = 300;
+
+fn quote(body: &str) -> String {
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(QUOTE_LIMIT) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
+}
+
+/// Shared HTTP client for every lab endpoint. Lab platforms use self-signed certificates,
+/// and this client only ever talks to addresses the substrate handed out, so it accepts
+/// them; it is never used for anything outside the lab.
+#[derive(Clone, Debug)]
+pub struct EgeriaClient {
+    http: reqwest::Client,
+    user: String,
+}
+
+impl EgeriaClient {
+    pub fn new(user: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("the lab's HTTP client configuration is static and valid");
+        Self {
+            http,
+            user: user.to_string(),
+        }
+    }
+
+    /// A platform reached at `base_url`, named `pod` in errors.
+    pub fn platform(&self, pod: &str, base_url: &str) -> Platform {
+        Platform {
+            client: self.clone(),
+            pod: pod.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+/// One OMAG Server Platform, as reached through one address.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    client: EgeriaClient,
+    pod: String,
+    base_url: String,
+}
+
+/// One REST call: what it is for (named in errors), where it goes and what it carries.
+pub struct Call<'a> {
+    pub step: &'a str,
+    pub method: Method,
+    pub path: String,
+    pub body: Option<&'a Value>,
+    pub timeout: Duration,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(step: &'a str, path: String) -> Self {
+        Self {
+            step,
+            method: Method::GET,
+            path,
+            body: None,
+            timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    pub fn post(step: &'a str, path: String, body: Option<&'a Value>) -> Self {
+        Self {
+            step,
+            method: Method::POST,
+            path,
+            body,
+            timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+impl Platform {
+    pub fn pod(&self) -> &str {
+        &self.pod
+    }
+
+    pub fn user(&self) -> &str {
+        &self.client.user
+    }
+
+    /// Sends the call and returns the checked response envelope as JSON.
+    pub async fn call(&self, call: Call<'_>) -> Result<Value, EgeriaError> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let fail = |detail: String| EgeriaError::Unexpected {
+            pod: self.pod.clone(),
+            step: call.step.to_string(),
+            url: url.clone(),
+            detail,
+        };
+        let mut request = self
+            .client
+            .http
+            .request(call.method.clone(), &url)
+            .timeout(call.timeout);
+        if let Some(body) = call.body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                EgeriaError::Timeout {
+                    pod: self.pod.clone(),
+                    step: call.step.to_string(),
+                    url: url.clone(),
+                    timeout: call.timeout,
+                }
+            } else {
+                EgeriaError::Transport {
+                    pod: self.pod.clone(),
+                    step: call.step.to_string(),
+                    url: url.clone(),
+                    detail: error_chain(&e),
+                }
+            }
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| fail(format!("body unreadable: {e}")))?;
+        if !status.is_success() {
+            return Err(EgeriaError::Http {
+                pod: self.pod.clone(),
+                step: call.step.to_string(),
+                url,
+                status: status.as_u16(),
+                body: quote(&text),
+            });
+        }
+        let envelope: Value = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("not JSON ({e}): {}", quote(&text))))?;
+        check_envelope(&envelope).map_err(|problem| match problem {
+            EnvelopeProblem::NotAnObject => fail(format!("not a response object: {}", quote(&text))),
+            EnvelopeProblem::Egeria(e) => EgeriaError::Egeria {
+                pod: self.pod.clone(),
+                step: call.step.to_string(),
+                url: url.clone(),
+                related_http_code: e.related_http_code,
+                exception_class: e.exception_class,
+                message_id: e.message_id,
+                message: e.message,
+                user_action: e.user_action,
+            },
+        })?;
+        Ok(envelope)
+    }
+
+    /// Sends the call and decodes one field of the checked envelope.
+    pub async fn call_for<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        field: &str,
+    ) -> Result<T, EgeriaError> {
+        let step = call.step.to_string();
+        let url = format!("{}{}", self.base_url, call.path);
+        let envelope = self.call(call).await?;
+        let value = envelope.get(field).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(value).map_err(|e| EgeriaError::Unexpected {
+            pod: self.pod.clone(),
+            step,
+            url,
+            detail: format!("field {field:?}: {e}"),
+        })
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct EgeriaException {
+    related_http_code: u16,
+    exception_class: String,
+    message_id: String,
+    message: String,
+    user_action: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum EnvelopeProblem {
+    NotAnObject,
+    Egeria(EgeriaException),
+}
+
+/// An Egeria response envelope is a JSON object; a `relatedHTTPCode` other than 200 makes
+/// it an error, whatever the HTTP status said.
+fn check_envelope(envelope: &Value) -> Result<(), EnvelopeProblem> {
+    let object = envelope.as_object().ok_or(EnvelopeProblem::NotAnObject)?;
+    let code = object
+        .get("relatedHTTPCode")
+        .and_then(Value::as_u64)
+        .unwrap_or(200);
+    if code == 200 {
+        return Ok(());
+    }
+    let text = |key: &str| {
+        object
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Err(EnvelopeProblem::Egeria(EgeriaException {
+        related_http_code: u16::try_from(code).unwrap_or(u16::MAX),
+        exception_class: text("exceptionClassName"),
+        message_id: text("exceptionErrorMessageId"),
+        message: text("exceptionErrorMessage"),
+        user_action: text("exceptionUserAction"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_200_envelope_passes() {
+        assert_eq!(
+            check_envelope(&json!({"class": "VoidResponse", "relatedHTTPCode": 200})),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn related_http_code_inside_a_200_body_is_an_error() {
+        let body = json!({
+            "class": "VoidResponse",
+            "relatedHTTPCode": 400,
+            "exceptionClassName": "org.odpi.openmetadata.adminservices.ffdc.exception.OMAGInvalidParameterException",
+            "exceptionErrorMessageId": "OMAG-ADMIN-400-001",
+            "exceptionErrorMessage": "OMAG-ADMIN-400-001 bad",
+            "exceptionUserAction": "fix it",
+        });
+        let Err(EnvelopeProblem::Egeria(e)) = check_envelope(&body) else {
+            panic!("accepted an error envelope");
+        };
+        assert_eq!(e.related_http_code, 400);
+        assert_eq!(e.message_id, "OMAG-ADMIN-400-001");
+        assert_eq!(e.user_action, "fix it");
+    }
+
+    #[test]
+    fn a_non_object_body_is_refused() {
+        assert_eq!(check_envelope(&json!([1, 2])), Err(EnvelopeProblem::NotAnObject));
+    }
+
+    #[test]
+    fn quotes_are_bounded() {
+        let long = "x".repeat(QUOTE_LIMIT * 3);
+        assert_eq!(quote(&long).chars().count(), QUOTE_LIMIT + 1);
+        assert_eq!(quote(" short "), "short");
+    }
+}

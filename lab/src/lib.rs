@@ -1,0 +1,19 @@
+//! The egeria-ha-lab runner: the HA topology's vocabulary, a typed Egeria client, the
+//! flows that drive it (bootstrap, status) and the substrates it runs on.
+//!
+//! Both front doors use this library: `cargo xtask …` on the developer's machine and the
+//! `lab` binary (which also hosts the local substrate's control plane).
+
+pub mod bootstrap;
+pub mod commands;
+pub mod control_plane;
+pub mod egeria;
+pub mod local;
+pub mod prereq;
+pub mod runs;
+pub mod session;
+pub mod settings;
+pub mod state;
+pub mod status;
+pub mod substrate;
+pub mod wait;

@@ -1,0 +1,588 @@
+//! Bringing the local substrate up and down: the control plane process and, under it, the
+//! golden store (three `nats-server`s), N connector pods and the PTS pod, each on its own
+//! loopback address.
+
+use crate::control_plane::{ControlPlaneSpec, PodSpec};
+use crate::prereq::{self, Check};
+use crate::runs;
+use crate::settings::{LabSettings, SettingsError};
+use crate::state::{LabDir, LabState, LocalState, StateError, SubstrateKind};
+use crate::substrate::local::LocalSubstrate;
+use crate::substrate::{Endpoints, PodPhase, Role, Substrate};
+use crate::wait::{DeadlineExceeded, poll_until};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+pub const PLATFORM_PORT: u16 = 9443;
+pub const GOLDEN_STORE_CLIENT_PORT: u16 = 4222;
+const GOLDEN_STORE_CLUSTER_PORT: u16 = 6222;
+const GOLDEN_STORE_MONITOR_PORT: u16 = 8222;
+const CONTROL_PLANE_PORT: u16 = 7070;
+const GOLDEN_STORE_MEMBERS: u16 = 3;
+pub const STANDIN_BINARY: &str = "egeria-standin";
+pub const LAB_BINARY: &str = "lab";
+
+/// The /16 of loopback addresses a lab lives in: `127.<octet>.0.0/16`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopbackNet(pub u8);
+
+impl Default for LoopbackNet {
+    fn default() -> Self {
+        Self(77)
+    }
+}
+
+impl FromStr for LoopbackNet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{text:?} is not a loopback /16: write it as 127.N with N from 1 to 254");
+        let octet = text.strip_prefix("127.").ok_or_else(bad)?;
+        match octet.parse::<u8>() {
+            Ok(n) if (1..=254).contains(&n) => Ok(Self(n)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for LoopbackNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "127.{}", self.0)
+    }
+}
+
+/// Who lives where: third octet 0 for the lab's own services, 1 for the golden store,
+/// 2 for connector pods.
+#[derive(Clone, Debug)]
+pub struct AddressPlan {
+    net: LoopbackNet,
+    replicas: u16,
+}
+
+impl AddressPlan {
+    pub fn new(net: LoopbackNet, replicas: u16) -> Self {
+        Self { net, replicas }
+    }
+
+    fn ip(&self, group: u8, host: u16) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.net.0, group, u8::try_from(host).expect("replicas ≤ 254"))
+    }
+
+    fn at(&self, group: u8, host: u16, port: u16) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(self.ip(group, host), port))
+    }
+
+    pub fn control_plane(&self) -> SocketAddr {
+        self.at(0, 1, CONTROL_PLANE_PORT)
+    }
+
+    pub fn connector_service(&self) -> SocketAddr {
+        self.at(0, 2, PLATFORM_PORT)
+    }
+
+    pub fn pts(&self) -> SocketAddr {
+        self.at(0, 3, PLATFORM_PORT)
+    }
+
+    pub fn golden_store(&self, ordinal: u16, port: u16) -> SocketAddr {
+        self.at(1, ordinal + 1, port)
+    }
+
+    pub fn connector(&self, ordinal: u16) -> SocketAddr {
+        self.at(2, ordinal + 1, PLATFORM_PORT)
+    }
+
+    pub fn golden_store_bootstrap(&self) -> String {
+        (0..GOLDEN_STORE_MEMBERS)
+            .map(|j| self.golden_store(j, GOLDEN_STORE_CLIENT_PORT).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Every address the lab will listen on, with who listens there.
+    pub fn all_listeners(&self, settings: &LabSettings) -> Vec<(String, SocketAddr)> {
+        let mut all = vec![
+            ("control plane API".to_string(), self.control_plane()),
+            ("connector service".to_string(), self.connector_service()),
+            (settings.pts_pod(), self.pts()),
+        ];
+        for j in 0..GOLDEN_STORE_MEMBERS {
+            for port in [
+                GOLDEN_STORE_CLIENT_PORT,
+                GOLDEN_STORE_CLUSTER_PORT,
+                GOLDEN_STORE_MONITOR_PORT,
+            ] {
+                all.push((settings.golden_store_pod(j), self.golden_store(j, port)));
+            }
+        }
+        for i in 0..self.replicas {
+            all.push((settings.connector_pod(i), self.connector(i)));
+        }
+        all
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub settings: LabSettings,
+    /// Where the `lab` and `egeria-standin` binaries are.
+    pub bin_dir: PathBuf,
+    pub net: LoopbackNet,
+    /// How long the stand-in takes to start a server (a real JVM takes minutes).
+    pub server_start_delay: Duration,
+    /// How long a stand-in platform takes before it listens at all.
+    pub platform_delay: Duration,
+    /// How long `up` may wait for everything to answer.
+    pub deadline: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("missing prerequisite {}: {} (needed for {}).\n  Install it with: {}\n  (or run `cargo xtask doctor --fix`)",
+        .0.name, describe_miss(.0), .0.purpose, .0.install_command())]
+    Prerequisite(Check),
+    #[error("{path} is missing: build the lab first (`cargo build -p lab -p fixtures`)")]
+    MissingBinary { path: PathBuf },
+    #[error("a lab is already up (release {release}, run {run_id}, started {created_at}); run `cargo xtask lab-down` first")]
+    AlreadyUp {
+        release: String,
+        run_id: String,
+        created_at: String,
+    },
+    #[error("address {address} (for {owner}) is already in use: {detail}; stop what uses it, or pick another range with --loopback-net")]
+    AddressInUse {
+        owner: String,
+        address: SocketAddr,
+        detail: String,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot prepare the run folder: {0}")]
+    RunFolder(std::io::Error),
+    #[error("cannot start the control plane ({program}): {source}")]
+    Spawn {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the control plane exited during start-up ({status}); its log: {log}")]
+    ControlPlaneDied { status: String, log: PathBuf },
+    #[error("{source}\n  logs: {logs}")]
+    NotUp {
+        source: DeadlineExceeded,
+        logs: PathBuf,
+    },
+    #[error("interrupted; everything started so far was stopped")]
+    Interrupted,
+}
+
+fn describe_miss(check: &Check) -> String {
+    match &check.outcome {
+        prereq::Outcome::Missing => "not found".into(),
+        prereq::Outcome::TooOld { version, need, .. } => format!("{version} is too old, need {need}"),
+        prereq::Outcome::Found { version, .. } => version.clone(),
+    }
+}
+
+/// Starts the local substrate and returns once every pod answers. On any failure, or
+/// when `cancelled` resolves first, whatever was started is stopped again.
+pub async fn up(
+    lab_dir: &LabDir,
+    options: &UpOptions,
+    cancelled: impl Future<Output = ()>,
+) -> Result<LabState, UpError> {
+    let settings = &options.settings;
+    settings.validate()?;
+    let nats = prereq::check_nats_server();
+    let Some(nats_path) = nats.path().map(Path::to_path_buf) else {
+        return Err(UpError::Prerequisite(nats));
+    };
+    let lab_binary = options.bin_dir.join(LAB_BINARY);
+    let standin_binary = options.bin_dir.join(STANDIN_BINARY);
+    for path in [&lab_binary, &standin_binary] {
+        if !path.is_file() {
+            return Err(UpError::MissingBinary { path: path.clone() });
+        }
+    }
+    if let Some(existing) = lab_dir.load_state()? {
+        if is_control_plane(existing.local.control_plane_pid) {
+            return Err(UpError::AlreadyUp {
+                release: existing.settings.release,
+                run_id: existing.run_id,
+                created_at: existing.created_at,
+            });
+        }
+        eprintln!(
+            "note: the previous lab (run {}) is no longer running; forgetting it",
+            existing.run_id
+        );
+        lab_dir.clear()?;
+    }
+    let plan = AddressPlan::new(options.net, settings.replicas);
+    for (owner, address) in plan.all_listeners(settings) {
+        if let Err(e) = std::net::TcpListener::bind(address) {
+            return Err(UpError::AddressInUse {
+                owner,
+                address,
+                detail: e.to_string(),
+            });
+        }
+    }
+
+    let (run_id, run_dir) =
+        runs::create_run(&lab_dir.runs_dir(), &settings.release).map_err(UpError::RunFolder)?;
+    let logs = run_dir.join("logs");
+    let spec = control_plane_spec(options, &plan, &nats_path, &standin_binary, &run_dir);
+    let spec_path = run_dir.join("control-plane.json");
+    crate::state::write_json(&spec_path, &spec)?;
+
+    let mut control_plane = tokio::process::Command::new(&lab_binary)
+        .arg("control-plane")
+        .arg("--spec")
+        .arg(&spec_path)
+        .stdin(Stdio::null())
+        .stdout(log_file(&logs, "control-plane")?)
+        .stderr(log_file(&logs, "control-plane")?)
+        // Its own process group: a Ctrl-C in the user's terminal after lab-up returned
+        // must not take the lab down with it.
+        .process_group(0)
+        .spawn()
+        .map_err(|source| UpError::Spawn {
+            program: lab_binary.clone(),
+            source,
+        })?;
+    let pid = control_plane.id().expect("a just-spawned child has a pid");
+    let endpoints = Endpoints {
+        connector_service_url: format!("https://{}", plan.connector_service()),
+        golden_store_bootstrap: plan.golden_store_bootstrap(),
+    };
+    let state = LabState {
+        substrate: SubstrateKind::Local,
+        settings: settings.clone(),
+        run_id,
+        run_dir: run_dir.clone(),
+        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        endpoints: endpoints.clone(),
+        local: LocalState {
+            control_plane_pid: pid,
+            api_address: plan.control_plane(),
+            bin_dir: options.bin_dir.clone(),
+        },
+    };
+    // Recorded before waiting, so that even an interrupted lab-up can be taken down.
+    lab_dir.save_state(&state)?;
+
+    let substrate = LocalSubstrate::new(plan.control_plane(), endpoints);
+    let outcome = tokio::select! {
+        ready = wait_until_up(&substrate, &plan, options.deadline) => {
+            ready.map_err(|source| UpError::NotUp { source, logs: logs.clone() })
+        }
+        status = control_plane.wait() => Err(UpError::ControlPlaneDied {
+            status: status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+            log: logs.join("control-plane.log"),
+        }),
+        () = cancelled => Err(UpError::Interrupted),
+    };
+    if let Err(error) = outcome {
+        eprintln!("lab-up failed; stopping everything it started");
+        if let Err(down_error) = down(lab_dir).await {
+            eprintln!("  while stopping: {down_error}");
+        }
+        return Err(error);
+    }
+    Ok(state)
+}
+
+fn log_file(logs: &Path, name: &str) -> Result<std::fs::File, UpError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(format!("{name}.log")))
+        .map_err(UpError::RunFolder)
+}
+
+fn control_plane_spec(
+    options: &UpOptions,
+    plan: &AddressPlan,
+    nats: &Path,
+    standin: &Path,
+    run_dir: &Path,
+) -> ControlPlaneSpec {
+    let settings = &options.settings;
+    let mut pods = Vec::new();
+    let routes = (0..GOLDEN_STORE_MEMBERS)
+        .map(|j| format!("nats://{}", plan.golden_store(j, GOLDEN_STORE_CLUSTER_PORT)))
+        .collect::<Vec<_>>()
+        .join(",");
+    for j in 0..GOLDEN_STORE_MEMBERS {
+        let name = settings.golden_store_pod(j);
+        let client = plan.golden_store(j, GOLDEN_STORE_CLIENT_PORT);
+        // The store folder outlives the process, as a PersistentVolume outlives a pod.
+        let store = run_dir.join("golden-store").join(&name);
+        pods.push(PodSpec {
+            name: name.clone(),
+            role: Role::GoldenStore,
+            ordinal: j,
+            address: client,
+            program: nats.to_path_buf(),
+            args: vec![
+                "--name".into(),
+                name,
+                "--addr".into(),
+                client.ip().to_string(),
+                "--port".into(),
+                GOLDEN_STORE_CLIENT_PORT.to_string(),
+                "--http_port".into(),
+                GOLDEN_STORE_MONITOR_PORT.to_string(),
+                "--jetstream".into(),
+                "--store_dir".into(),
+                store.display().to_string(),
+                "--cluster_name".into(),
+                format!("{}-golden-store", settings.release),
+                "--cluster".into(),
+                format!("nats://{}", plan.golden_store(j, GOLDEN_STORE_CLUSTER_PORT)),
+                "--routes".into(),
+                routes.clone(),
+            ],
+        });
+    }
+    let standin = |name: String, role, ordinal, address: SocketAddr| PodSpec {
+        args: vec![
+            "--pod".into(),
+            name.clone(),
+            "--listen".into(),
+            address.to_string(),
+            "--server-start-delay".into(),
+            humantime::format_duration(options.server_start_delay).to_string(),
+            "--platform-delay".into(),
+            humantime::format_duration(options.platform_delay).to_string(),
+        ],
+        name,
+        role,
+        ordinal,
+        address,
+        program: standin.to_path_buf(),
+    };
+    pods.push(standin(settings.pts_pod(), Role::Pts, 0, plan.pts()));
+    for i in 0..settings.replicas {
+        pods.push(standin(settings.connector_pod(i), Role::Connector, i, plan.connector(i)));
+    }
+    ControlPlaneSpec {
+        api_address: plan.control_plane(),
+        connector_service_address: plan.connector_service(),
+        log_dir: run_dir.join("logs"),
+        grace_period_ms: 5_000,
+        restart_delay_ms: 100,
+        pods,
+    }
+}
+
+/// Everything answers: the control plane, every pod's port, and the golden store's
+/// JetStream (its health endpoint reports ok only once the cluster has a meta leader).
+async fn wait_until_up(
+    substrate: &LocalSubstrate,
+    plan: &AddressPlan,
+    deadline: Duration,
+) -> Result<(), DeadlineExceeded> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("static client configuration");
+    let started = Instant::now();
+    let reported = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    poll_until("every pod of the lab to answer", deadline, || {
+        let http = http.clone();
+        let reported = &reported;
+        async move {
+            let pods = substrate
+                .list_pods()
+                .await
+                .map_err(|e| format!("control plane: {e}"))?;
+            let mut pending = Vec::new();
+            for pod in &pods.pods {
+                let answered = pod.phase == PodPhase::Running
+                    && match pod.role {
+                        Role::GoldenStore => {
+                            let monitor = plan.golden_store(pod.ordinal, GOLDEN_STORE_MONITOR_PORT);
+                            golden_store_healthy(&http, monitor).await
+                        }
+                        Role::Connector | Role::Pts => {
+                            tokio::net::TcpStream::connect(&pod.address).await.is_ok()
+                        }
+                    };
+                if !answered {
+                    pending.push(pod.name.clone());
+                } else if reported.lock().expect("report set").insert(pod.name.clone()) {
+                    eprintln!(
+                        "  {:<16} up at {:<20} ({:.1}s)",
+                        pod.name,
+                        pod.address,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            if pending.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not answering yet: {}", pending.join(", ")))
+            }
+        }
+    })
+    .await
+}
+
+async fn golden_store_healthy(http: &reqwest::Client, monitor: SocketAddr) -> bool {
+    match http.get(format!("http://{monitor}/healthz")).send().await {
+        Ok(response) => response.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+#[derive(Debug)]
+pub struct DownReport {
+    /// `None` when no lab was up.
+    pub run_id: Option<String>,
+    /// Pod processes found still alive after the control plane ended, and killed.
+    pub stragglers_killed: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("the control plane (pid {pid}) did not stop; stop it by hand with `kill {pid}`")]
+    Stuck { pid: u32 },
+}
+
+/// Stops everything `up` started: asks the control plane to stop its pods, then makes
+/// sure the control plane and every pod process it recorded are gone. Only processes the
+/// lab started are ever signalled (by recorded pid, after checking what runs there).
+pub async fn down(lab_dir: &LabDir) -> Result<DownReport, DownError> {
+    let Some(state) = lab_dir.load_state()? else {
+        return Ok(DownReport {
+            run_id: None,
+            stragglers_killed: 0,
+        });
+    };
+    let pid = state.local.control_plane_pid;
+    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let pod_processes: Vec<(u32, String)> = match substrate.list_pods().await {
+        Ok(list) => list
+            .pods
+            .iter()
+            .filter_map(|pod| pod.pid.map(|p| (p, pod.name.clone())))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if is_control_plane(pid) {
+        if let Err(e) = substrate.shutdown(Duration::from_secs(20)).await {
+            eprintln!("  control plane did not answer ({e}); sending it SIGTERM");
+            signal(pid, libc::SIGTERM);
+        }
+        let gone = poll_until("the control plane to exit", Duration::from_secs(10), || async {
+            if is_control_plane(pid) { Err(format!("pid {pid} alive")) } else { Ok(()) }
+        })
+        .await;
+        if gone.is_err() {
+            signal(pid, libc::SIGKILL);
+            if is_control_plane(pid) {
+                return Err(DownError::Stuck { pid });
+            }
+        }
+    }
+    let mut stragglers_killed = 0;
+    for (pod_pid, name) in pod_processes {
+        if is_alive_with(pod_pid, |cmdline| cmdline.iter().any(|arg| arg == &name)) {
+            signal(pod_pid, libc::SIGKILL);
+            stragglers_killed += 1;
+        }
+    }
+    lab_dir.clear()?;
+    Ok(DownReport {
+        run_id: Some(state.run_id),
+        stragglers_killed,
+    })
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: plain syscall; callers only pass pids they verified belong to the lab.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// Whether `pid` is a live (not zombie) lab control plane.
+pub fn is_control_plane(pid: u32) -> bool {
+    is_alive_with(pid, |cmdline| {
+        cmdline.first().is_some_and(|program| program.ends_with(LAB_BINARY))
+            && cmdline.get(1).is_some_and(|arg| arg == "control-plane")
+    })
+}
+
+/// Whether `pid` runs and its command line passes `check`: a recorded pid may have been
+/// reused by an unrelated process, which the lab must never signal.
+pub fn is_alive_with(pid: u32, check: impl Fn(&[String]) -> bool) -> bool {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+        return false;
+    };
+    // The state letter follows the parenthesised command name.
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    if zombie {
+        return false;
+    }
+    let Ok(raw) = std::fs::read(proc_dir.join("cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|part| !part.is_empty())
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect();
+    check(&args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_nets_parse_strictly() {
+        assert_eq!("127.77".parse::<LoopbackNet>(), Ok(LoopbackNet(77)));
+        for bad in ["10.0", "127.0", "127.255", "127.x", "77"] {
+            assert!(bad.parse::<LoopbackNet>().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn every_pod_gets_its_own_address() {
+        let settings = LabSettings {
+            replicas: 10,
+            ..Default::default()
+        };
+        let plan = AddressPlan::new(LoopbackNet(77), settings.replicas);
+        let listeners = plan.all_listeners(&settings);
+        let unique: std::collections::HashSet<_> = listeners.iter().map(|(_, a)| a).collect();
+        assert_eq!(unique.len(), listeners.len());
+        assert_eq!(plan.connector(9).to_string(), "127.77.2.10:9443");
+        assert_eq!(
+            plan.golden_store_bootstrap(),
+            "127.77.1.1:4222,127.77.1.2:4222,127.77.1.3:4222"
+        );
+    }
+
+    #[test]
+    fn a_foreign_pid_is_not_a_control_plane() {
+        assert!(!is_control_plane(std::process::id()));
+        assert!(is_alive_with(std::process::id(), |_| true));
+        assert!(!is_alive_with(u32::MAX, |_| true));
+    }
+}

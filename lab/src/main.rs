@@ -1,0 +1,58 @@
+//! `lab`: the runner binary. It hosts the local substrate's control plane and runs the
+//! runner flows where `cargo xtask` is not at hand (inside a cluster, for instance).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lab::commands::{BootstrapArgs, StatusArgs, bootstrap_command, status_command};
+use lab::state::LabDir;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "egeria-ha-lab runner", version)]
+struct Cli {
+    /// The lab folder (state, common configuration, runs).
+    #[arg(long, global = true, env = "EGERIA_HA_LAB_DIR", default_value = "target/lab")]
+    lab_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local substrate's control plane (started by `lab-up`, not by hand).
+    ControlPlane {
+        /// The JSON spec `lab-up` wrote.
+        #[arg(long)]
+        spec: PathBuf,
+    },
+    /// Configure every connector pod with the common configuration and start its server.
+    Bootstrap(BootstrapArgs),
+    /// Show every pod: role, address, platform up, configured, started, ready.
+    Status(StatusArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let dir = LabDir::new(cli.lab_dir);
+    match cli.command {
+        Command::ControlPlane { spec } => {
+            let text = std::fs::read_to_string(&spec)
+                .with_context(|| format!("reading {}", spec.display()))?;
+            let spec = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", spec.display()))?;
+            // One thread on purpose: pods are spawned from it and die with it (PDEATHSIG).
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(lab::control_plane::run(spec))
+        }
+        Command::Bootstrap(args) => runtime()?.block_on(bootstrap_command(dir, &args)),
+        Command::Status(args) => runtime()?.block_on(status_command(dir, &args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,178 @@
+//! The lab's own records under the lab folder (default `target/lab/`): what is up
+//! (`state.json`), the shared configuration document, and the run folders.
+
+use crate::settings::LabSettings;
+use crate::substrate::Endpoints;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubstrateKind {
+    /// Processes on loopback addresses, supervised by the lab's control plane.
+    Local,
+}
+
+impl SubstrateKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SubstrateKind::Local => "local",
+        }
+    }
+}
+
+/// What `lab-up` started, so that every later command (and `lab-down`) finds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabState {
+    pub substrate: SubstrateKind,
+    pub settings: LabSettings,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub created_at: String,
+    pub endpoints: Endpoints,
+    pub local: LocalState,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LocalState {
+    pub control_plane_pid: u32,
+    pub api_address: SocketAddr,
+    pub bin_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a lab state file ({source}); if no lab is running, remove it")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// The lab folder and the files in it.
+#[derive(Clone, Debug)]
+pub struct LabDir {
+    root: PathBuf,
+}
+
+impl LabDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    /// The common configuration document, kept so that a replaced pod gets exactly the
+    /// document its siblings run with (same metadataCollectionId).
+    pub fn common_config_path(&self) -> PathBuf {
+        self.root.join("common-config.json")
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    pub fn load_state(&self) -> Result<Option<LabState>, StateError> {
+        read_json(&self.state_path())
+    }
+
+    pub fn save_state(&self, state: &LabState) -> Result<(), StateError> {
+        write_json(&self.state_path(), state)
+    }
+
+    /// Forgets the lab: its state and its common configuration.
+    pub fn clear(&self) -> Result<(), StateError> {
+        for path in [self.state_path(), self.common_config_path()] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StateError::Write { path, source }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a JSON file; `None` when it does not exist.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|source| StateError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes pretty JSON through a temporary file and a rename, so a reader never sees half
+/// a file and an interrupted write never destroys the previous one.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let fail = |source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut text = serde_json::to_string_pretty(value).expect("lab records always serialise");
+    text.push('\n');
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text).map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_state_means_no_lab() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(LabDir::new(dir.path()).load_state().unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_state_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = LabDir::new(dir.path());
+        std::fs::write(lab.state_path(), "{ not json").unwrap();
+        let message = lab.load_state().unwrap_err().to_string();
+        assert!(message.contains("state.json"), "{message}");
+    }
+
+    #[test]
+    fn json_round_trips_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/value.json");
+        write_json(&path, &serde_json::json!({"a": 1})).unwrap();
+        let back: serde_json::Value = read_json(&path).unwrap().unwrap();
+        assert_eq!(back["a"], 1);
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+}

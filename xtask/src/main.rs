@@ -1,0 +1,64 @@
+//! `cargo xtask`: the lab's front door. This file only parses and dispatches; each command
+//! lives in a module of its own.
+
+mod bench;
+mod bootstrap;
+mod doctor;
+mod lab_down;
+mod lab_up;
+mod paths;
+mod status;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Egeria HA lab: the Crux connector's HA topology on one machine",
+    version
+)]
+struct Cli {
+    /// The lab folder (state, common configuration, runs) [default: target/lab].
+    #[arg(long, global = true, env = "EGERIA_HA_LAB_DIR")]
+    lab_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the topology: golden store, connector pods, PTS pod, load-balancing service.
+    LabUp(lab_up::Args),
+    /// Configure every connector pod with one common configuration and start its server.
+    Bootstrap(lab::commands::BootstrapArgs),
+    /// Show every pod: role, address, platform up, configured, started, ready.
+    Status(lab::commands::StatusArgs),
+    /// Stop everything the lab started (safe to repeat).
+    LabDown,
+    /// Check a substrate's prerequisites and print the command that installs each missing one.
+    Doctor(doctor::Args),
+    /// Measure the lab's speed targets.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lab_dir = paths::lab_dir(cli.lab_dir);
+    let outcome = match cli.command {
+        Command::LabUp(args) => lab_up::run(lab_dir, args),
+        Command::Bootstrap(args) => bootstrap::run(lab_dir, args),
+        Command::Status(args) => status::run(lab_dir, args),
+        Command::LabDown => lab_down::run(lab_dir),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
