@@ -1,5 +1,5 @@
-//! `cargo xtask bench …`: measure the lab's speed targets on this machine, and say
-//! plainly whether each was met. Benchmarks, not tests: the figures depend on the machine.
+//! `cargo xtask bench bootstrap`: bootstrap wall time against the replica count, lab-up
+//! time, and how fast the control plane's watch reports a killed pod.
 
 use anyhow::Context;
 use lab::bootstrap::{BootstrapOptions, bootstrap};
@@ -13,20 +13,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    target: Target,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Target {
-    /// Bootstrap wall time against the replica count (parallel start), lab-up time, and
-    /// how fast the control plane's watch reports a killed pod.
-    Bootstrap(BootstrapBench),
-}
-
-#[derive(Debug, clap::Args)]
-struct BootstrapBench {
+pub struct BootstrapBench {
     /// Replica counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,3,10")]
     replicas: Vec<u16>,
@@ -38,12 +25,6 @@ struct BootstrapBench {
     loopback_net: LoopbackNet,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    match args.target {
-        Target::Bootstrap(bench) => crate::paths::runtime()?.block_on(bench_bootstrap(bench)),
-    }
-}
-
 struct Row {
     replicas: u16,
     up: Duration,
@@ -51,7 +32,7 @@ struct Row {
     kill_noticed: Duration,
 }
 
-async fn bench_bootstrap(bench: BootstrapBench) -> anyhow::Result<()> {
+pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
     let bin_dir = crate::paths::lab_binaries()?;
     let root = crate::paths::lab_dir(None)
         .root()
