@@ -71,7 +71,7 @@ pub enum BootstrapError {
     NoPod(&'static str),
     #[error(transparent)]
     Wait(#[from] DeadlineExceeded),
-    #[error("building the common configuration: {0}")]
+    #[error("building the common configuration")]
     Egeria(#[from] EgeriaError),
     #[error("the common configuration from {pod} has no metadataCollectionId: {detail}")]
     BadConfiguration { pod: String, detail: String },
@@ -94,7 +94,10 @@ pub async fn bootstrap<S: Substrate>(
 ) -> Result<BootstrapReport, BootstrapError> {
     let started = Instant::now();
     let pods = substrate.list_pods().await?;
-    let pts = pods.with_role(Role::Pts).next().ok_or(BootstrapError::NoPod("PTS"))?;
+    let pts = pods
+        .with_role(Role::Pts)
+        .next()
+        .ok_or(BootstrapError::NoPod("PTS"))?;
     let connectors: Vec<&PodInfo> = pods.with_role(Role::Connector).collect();
     if connectors.is_empty() {
         return Err(BootstrapError::NoPod("connector"));
@@ -108,31 +111,33 @@ pub async fn bootstrap<S: Substrate>(
             .map(|pod| wait_for_platform(client, pod, &settings.connector_server, options)),
     )
     .await?;
-    eprintln!("  every platform answers ({} ms)", started.elapsed().as_millis());
+    eprintln!(
+        "  every platform answers ({} ms)",
+        started.elapsed().as_millis()
+    );
 
     let pts_platform = client.platform(&pts.name, &pts.platform_url());
     let (document, source) =
         common_configuration(&pts_platform, substrate, settings, lab_dir).await?;
-    let metadata_collection_id = metadata_collection_id(&document).ok_or_else(|| {
-        BootstrapError::BadConfiguration {
+    let metadata_collection_id =
+        metadata_collection_id(&document).ok_or_else(|| BootstrapError::BadConfiguration {
             pod: pts.name.clone(),
-            detail: "repositoryServicesConfig.localRepositoryConfig.metadataCollectionId is missing".into(),
-        }
-    })?;
+            detail:
+                "repositoryServicesConfig.localRepositoryConfig.metadataCollectionId is missing"
+                    .into(),
+        })?;
     eprintln!(
         "common configuration {source}: metadataCollectionId {metadata_collection_id}; deploying to {} pods",
         connectors.len()
     );
 
-    let outcomes: Vec<PodOutcome> = futures::stream::iter(
-        connectors
-            .iter()
-            .zip(&platforms)
-            .map(|(pod, platform)| bring_up(substrate, platform, pod, &document, settings, options)),
-    )
-    .buffered(options.parallelism.max(1))
-    .collect()
-    .await;
+    let outcomes: Vec<PodOutcome> =
+        futures::stream::iter(connectors.iter().zip(&platforms).map(|(pod, platform)| {
+            bring_up(substrate, platform, pod, &document, settings, options)
+        }))
+        .buffered(options.parallelism.max(1))
+        .collect()
+        .await;
 
     Ok(BootstrapReport {
         release: settings.release.clone(),
@@ -238,7 +243,17 @@ async fn bring_up<S: Substrate>(
         note: None,
         error: None,
     };
-    if let Err(error) = configure_and_start(substrate, platform, pod, document, settings, options, &mut outcome).await {
+    if let Err(error) = configure_and_start(
+        substrate,
+        platform,
+        pod,
+        document,
+        settings,
+        options,
+        &mut outcome,
+    )
+    .await
+    {
         eprintln!("  {}: {error}", pod.name);
         outcome.error = Some(error);
     }

@@ -40,7 +40,8 @@ impl FromStr for LoopbackNet {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("{text:?} is not a loopback /16: write it as 127.N with N from 1 to 254");
+        let bad =
+            || format!("{text:?} is not a loopback /16: write it as 127.N with N from 1 to 254");
         let octet = text.strip_prefix("127.").ok_or_else(bad)?;
         match octet.parse::<u8>() {
             Ok(n) if (1..=254).contains(&n) => Ok(Self(n)),
@@ -69,7 +70,12 @@ impl AddressPlan {
     }
 
     fn ip(&self, group: u8, host: u16) -> Ipv4Addr {
-        Ipv4Addr::new(127, self.net.0, group, u8::try_from(host).expect("replicas ≤ 254"))
+        Ipv4Addr::new(
+            127,
+            self.net.0,
+            group,
+            u8::try_from(host).expect("replicas ≤ 254"),
+        )
     }
 
     fn at(&self, group: u8, host: u16, port: u16) -> SocketAddr {
@@ -149,13 +155,17 @@ pub enum UpError {
     Prerequisite(Check),
     #[error("{path} is missing: build the lab first (`cargo build -p lab -p fixtures`)")]
     MissingBinary { path: PathBuf },
-    #[error("a lab is already up (release {release}, run {run_id}, started {created_at}); run `cargo xtask lab-down` first")]
+    #[error(
+        "a lab is already up (release {release}, run {run_id}, started {created_at}); run `cargo xtask lab-down` first"
+    )]
     AlreadyUp {
         release: String,
         run_id: String,
         created_at: String,
     },
-    #[error("address {address} (for {owner}) is already in use: {detail}; stop what uses it, or pick another range with --loopback-net")]
+    #[error(
+        "address {address} (for {owner}) is already in use: {detail}; stop what uses it, or pick another range with --loopback-net"
+    )]
     AddressInUse {
         owner: String,
         address: SocketAddr,
@@ -165,16 +175,16 @@ pub enum UpError {
     State(#[from] StateError),
     #[error("cannot prepare the run folder: {0}")]
     RunFolder(std::io::Error),
-    #[error("cannot start the control plane ({program}): {source}")]
+    #[error("cannot start the control plane ({program}): {error}")]
     Spawn {
         program: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the control plane exited during start-up ({status}); its log: {log}")]
     ControlPlaneDied { status: String, log: PathBuf },
-    #[error("{source}\n  logs: {logs}")]
+    #[error("{wait}\n  logs: {logs}")]
     NotUp {
-        source: DeadlineExceeded,
+        wait: DeadlineExceeded,
         logs: PathBuf,
     },
     #[error("interrupted; everything started so far was stopped")]
@@ -184,7 +194,9 @@ pub enum UpError {
 fn describe_miss(check: &Check) -> String {
     match &check.outcome {
         prereq::Outcome::Missing => "not found".into(),
-        prereq::Outcome::TooOld { version, need, .. } => format!("{version} is too old, need {need}"),
+        prereq::Outcome::TooOld { version, need, .. } => {
+            format!("{version} is too old, need {need}")
+        }
         prereq::Outcome::Found { version, .. } => version.clone(),
     }
 }
@@ -252,9 +264,9 @@ pub async fn up(
         // must not take the lab down with it.
         .process_group(0)
         .spawn()
-        .map_err(|source| UpError::Spawn {
+        .map_err(|error| UpError::Spawn {
             program: lab_binary.clone(),
-            source,
+            error,
         })?;
     let pid = control_plane.id().expect("a just-spawned child has a pid");
     let endpoints = Endpoints {
@@ -280,7 +292,7 @@ pub async fn up(
     let substrate = LocalSubstrate::new(plan.control_plane(), endpoints);
     let outcome = tokio::select! {
         ready = wait_until_up(&substrate, &plan, options.deadline) => {
-            ready.map_err(|source| UpError::NotUp { source, logs: logs.clone() })
+            ready.map_err(|wait| UpError::NotUp { wait, logs: logs.clone() })
         }
         status = control_plane.wait() => Err(UpError::ControlPlaneDied {
             status: status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
@@ -370,7 +382,12 @@ fn control_plane_spec(
     };
     pods.push(standin(settings.pts_pod(), Role::Pts, 0, plan.pts()));
     for i in 0..settings.replicas {
-        pods.push(standin(settings.connector_pod(i), Role::Connector, i, plan.connector(i)));
+        pods.push(standin(
+            settings.connector_pod(i),
+            Role::Connector,
+            i,
+            plan.connector(i),
+        ));
     }
     ControlPlaneSpec {
         api_address: plan.control_plane(),
@@ -418,7 +435,11 @@ async fn wait_until_up(
                     };
                 if !answered {
                     pending.push(pod.name.clone());
-                } else if reported.lock().expect("report set").insert(pod.name.clone()) {
+                } else if reported
+                    .lock()
+                    .expect("report set")
+                    .insert(pod.name.clone())
+                {
                     eprintln!(
                         "  {:<16} up at {:<20} ({:.1}s)",
                         pod.name,
@@ -485,9 +506,17 @@ pub async fn down(lab_dir: &LabDir) -> Result<DownReport, DownError> {
             eprintln!("  control plane did not answer ({e}); sending it SIGTERM");
             signal(pid, libc::SIGTERM);
         }
-        let gone = poll_until("the control plane to exit", Duration::from_secs(10), || async {
-            if is_control_plane(pid) { Err(format!("pid {pid} alive")) } else { Ok(()) }
-        })
+        let gone = poll_until(
+            "the control plane to exit",
+            Duration::from_secs(10),
+            || async {
+                if is_control_plane(pid) {
+                    Err(format!("pid {pid} alive"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
         .await;
         if gone.is_err() {
             signal(pid, libc::SIGKILL);
@@ -520,7 +549,9 @@ fn signal(pid: u32, signal: libc::c_int) {
 /// Whether `pid` is a live (not zombie) lab control plane.
 pub fn is_control_plane(pid: u32) -> bool {
     is_alive_with(pid, |cmdline| {
-        cmdline.first().is_some_and(|program| program.ends_with(LAB_BINARY))
+        cmdline
+            .first()
+            .is_some_and(|program| program.ends_with(LAB_BINARY))
             && cmdline.get(1).is_some_and(|arg| arg == "control-plane")
     })
 }

@@ -11,7 +11,12 @@ use std::path::PathBuf;
 #[command(about = "egeria-ha-lab runner", version)]
 struct Cli {
     /// The lab folder (state, common configuration, runs).
-    #[arg(long, global = true, env = "EGERIA_HA_LAB_DIR", default_value = "target/lab")]
+    #[arg(
+        long,
+        global = true,
+        env = "EGERIA_HA_LAB_DIR",
+        default_value = "target/lab"
+    )]
     lab_dir: PathBuf,
     #[command(subcommand)]
     command: Command,

@@ -18,9 +18,16 @@ pub struct Check {
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Found { path: PathBuf, version: String },
+    Found {
+        path: PathBuf,
+        version: String,
+    },
     Missing,
-    TooOld { path: PathBuf, version: String, need: String },
+    TooOld {
+        path: PathBuf,
+        version: String,
+        need: String,
+    },
 }
 
 impl Check {
@@ -53,8 +60,15 @@ pub fn check_local() -> Vec<Check> {
     vec![check_nats_server()]
 }
 
+/// Names the nats-server binary explicitly, for installs outside PATH and the sbin folders.
+pub const NATS_SERVER_ENV: &str = "EGERIA_HA_LAB_NATS_SERVER";
+
 pub fn check_nats_server() -> Check {
-    let outcome = match find_program("nats-server") {
+    let found = match std::env::var_os(NATS_SERVER_ENV) {
+        Some(explicit) => Some(PathBuf::from(explicit)).filter(|path| is_executable(path)),
+        None => find_program("nats-server"),
+    };
+    let outcome = match found {
         None => Outcome::Missing,
         Some(path) => {
             let version = Command::new(&path)
@@ -123,7 +137,11 @@ mod tests {
             outcome: Outcome::Missing,
             debian_packages: &["nats-server"],
         };
-        assert!(check.install_command().ends_with("apt-get install -y nats-server"));
+        assert!(
+            check
+                .install_command()
+                .ends_with("apt-get install -y nats-server")
+        );
         assert!(!check.is_ok());
     }
 }

@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn run_ids_are_compact_utc_stamps() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_723_307);
-        assert_eq!(new_run_id("lab", when), "20261125T220147Z-lab");
+        assert_eq!(new_run_id("lab", when), "20261126T200147Z-lab");
     }
 
     #[test]

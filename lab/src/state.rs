@@ -43,20 +43,20 @@ pub struct LocalState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path} is not a lab state file ({source}); if no lab is running, remove it")]
+    #[error("{path} is not a lab state file ({error}); if no lab is running, remove it")]
     Corrupt {
         path: PathBuf,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -103,7 +103,7 @@ impl LabDir {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(StateError::Write { path, source }),
+                Err(error) => return Err(StateError::Write { path, error }),
             }
         }
         Ok(())
@@ -115,27 +115,27 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(error) => {
             return Err(StateError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             });
         }
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|source| StateError::Corrupt {
+        .map_err(|error| StateError::Corrupt {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 
 /// Writes pretty JSON through a temporary file and a rename, so a reader never sees half
 /// a file and an interrupted write never destroys the previous one.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    let fail = |source| StateError::Write {
+    let fail = |error| StateError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;

@@ -30,10 +30,7 @@ pub async fn collect<S: Substrate>(
     settings: &LabSettings,
 ) -> Result<Vec<PodStatus>, SubstrateError> {
     let pods = substrate.list_pods().await?;
-    Ok(futures::future::join_all(
-        pods.pods.iter().map(|pod| probe(pod, client, settings)),
-    )
-    .await)
+    Ok(futures::future::join_all(pods.pods.iter().map(|pod| probe(pod, client, settings))).await)
 }
 
 async fn probe(pod: &PodInfo, client: &EgeriaClient, settings: &LabSettings) -> PodStatus {
@@ -50,12 +47,10 @@ async fn probe(pod: &PodInfo, client: &EgeriaClient, settings: &LabSettings) -> 
     };
     let server = match pod.role {
         Role::GoldenStore => {
-            status.platform_up = tokio::time::timeout(
-                PROBE_TIMEOUT,
-                tokio::net::TcpStream::connect(&pod.address),
-            )
-            .await
-            .is_ok_and(|connected| connected.is_ok());
+            status.platform_up =
+                tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&pod.address))
+                    .await
+                    .is_ok_and(|connected| connected.is_ok());
             return status;
         }
         Role::Connector => {
@@ -83,7 +78,9 @@ async fn probe(pod: &PodInfo, client: &EgeriaClient, settings: &LabSettings) -> 
 /// A platform answers for any server name with at least an empty document; a configured
 /// server has a type or a repository.
 fn is_configured(document: &Value) -> bool {
-    document.get("localServerType").is_some_and(Value::is_string)
+    document
+        .get("localServerType")
+        .is_some_and(Value::is_string)
         || document
             .get("repositoryServicesConfig")
             .is_some_and(|v| !v.is_null())

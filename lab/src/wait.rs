@@ -75,7 +75,11 @@ mod tests {
         let calls = AtomicU32::new(0);
         let value = poll_until("three calls", Duration::from_secs(5), || async {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            if n < 3 { Err(format!("call {n}")) } else { Ok(n) }
+            if n < 3 {
+                Err(format!("call {n}"))
+            } else {
+                Ok(n)
+            }
         })
         .await
         .unwrap();

@@ -1,0 +1,154 @@
+//! Helpers for the end-to-end tests: run the `cargo xtask` binary as a user would, against
+//! a lab that each test owns (its own lab folder and loopback range), and take that lab
+//! down again — dumping its state and logs first when the test failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `target/debug`, found from this test binary's own location (`target/debug/deps/…`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .to_path_buf();
+    for binary in ["xtask", "lab", "egeria-standin"] {
+        assert!(
+            dir.join(binary).is_file(),
+            "{} is missing: build the binaries first (`cargo build --workspace --bins`; \
+             the README's test command does this)",
+            dir.join(binary).display()
+        );
+    }
+    dir
+}
+
+/// What a command printed, and whether it succeeded.
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.success,
+            "command failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts failure and that the error output mentions `needle`.
+    #[track_caller]
+    pub fn assert_fails_with(&self, needle: &str) -> &Self {
+        assert!(
+            !self.success,
+            "command succeeded but should have failed\nstdout:\n{}",
+            self.stdout
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "error output lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A lab folder owned by one test; dropping it takes down whatever it started.
+pub struct TestLab {
+    pub dir: tempfile::TempDir,
+    pub net: String,
+    bins: PathBuf,
+}
+
+impl TestLab {
+    /// `net` is the loopback /16 (`127.N`) this test's pods live in: one per test, so
+    /// tests can run side by side.
+    pub fn new(net: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temporary lab folder"),
+            net: net.to_string(),
+            bins: bin_dir(),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.bins.join("xtask"));
+        command
+            .args(args)
+            .env("EGERIA_HA_LAB_DIR", self.dir.path())
+            .env("EGERIA_HA_LAB_BIN_DIR", &self.bins);
+        command
+    }
+
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("running xtask"))
+    }
+
+    /// `lab-up` in this test's loopback range, with the given extra flags.
+    pub fn up(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["lab-up", "--loopback-net", &self.net];
+        args.extend_from_slice(extra);
+        self.xtask(&args)
+    }
+
+    pub fn state(&self) -> Option<lab::state::LabState> {
+        lab::state::LabDir::new(self.dir.path())
+            .load_state()
+            .expect("readable state")
+    }
+
+    pub fn latest_run(&self) -> PathBuf {
+        self.dir.path().join("runs/latest")
+    }
+
+    fn dump(&self) {
+        let status = self.xtask(&["status"]);
+        eprintln!(
+            "--- lab status at failure\n{}{}",
+            status.stdout, status.stderr
+        );
+        let logs = self.latest_run().join("logs");
+        let Ok(entries) = std::fs::read_dir(&logs) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            eprintln!("--- {} (last lines)", entry.path().display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump();
+        }
+        let down = self.xtask(&["lab-down"]);
+        if !down.success {
+            eprintln!("lab-down failed while cleaning up: {}", down.stderr);
+        }
+    }
+}
+
+/// Whether a process with this pid exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    lab::local::is_alive_with(pid, |_| true)
+}

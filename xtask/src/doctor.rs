@@ -19,7 +19,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     report(&checks);
     let missing: Vec<&Check> = checks.iter().filter(|c| !c.is_ok()).collect();
     if missing.is_empty() {
-        println!("every prerequisite of the {} substrate is present", args.substrate.label());
+        println!(
+            "every prerequisite of the {} substrate is present",
+            args.substrate.label()
+        );
         return Ok(());
     }
     if !args.fix {
@@ -31,9 +34,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     install(&missing)?;
     let after = prerequisites(args.substrate);
     report(&after);
-    let still: Vec<&str> = after.iter().filter(|c| !c.is_ok()).map(|c| c.name).collect();
+    let still: Vec<&str> = after
+        .iter()
+        .filter(|c| !c.is_ok())
+        .map(|c| c.name)
+        .collect();
     if still.is_empty() {
-        println!("every prerequisite of the {} substrate is now present", args.substrate.label());
+        println!(
+            "every prerequisite of the {} substrate is now present",
+            args.substrate.label()
+        );
         Ok(())
     } else {
         anyhow::bail!("still missing after --fix: {}", still.join(", "))
@@ -50,7 +60,12 @@ fn report(checks: &[Check]) {
     for check in checks {
         match &check.outcome {
             Outcome::Found { path, version } => {
-                println!("ok       {:<12} {} ({})", check.name, version, path.display())
+                println!(
+                    "ok       {:<12} {} ({})",
+                    check.name,
+                    version,
+                    path.display()
+                )
             }
             Outcome::Missing => println!(
                 "missing  {:<12} needed for {}\n         install: {}",
@@ -69,12 +84,17 @@ fn report(checks: &[Check]) {
 
 fn install(missing: &[&Check]) -> anyhow::Result<()> {
     if !prereq::is_root() {
-        anyhow::bail!("--fix installs Debian packages and needs root; run the install commands above with sudo");
+        anyhow::bail!(
+            "--fix installs Debian packages and needs root; run the install commands above with sudo"
+        );
     }
     if prereq::find_program("apt-get").is_none() {
         anyhow::bail!("--fix needs apt-get (Debian or Ubuntu); install the packages above by hand");
     }
-    let packages: Vec<&str> = missing.iter().flat_map(|c| c.debian_packages.iter().copied()).collect();
+    let packages: Vec<&str> = missing
+        .iter()
+        .flat_map(|c| c.debian_packages.iter().copied())
+        .collect();
     let shell = xshell::Shell::new()?;
     xshell::cmd!(shell, "apt-get update").run()?;
     xshell::cmd!(shell, "apt-get install -y {packages...}")

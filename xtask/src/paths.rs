@@ -33,9 +33,12 @@ pub fn lab_binaries() -> anyhow::Result<PathBuf> {
     let shell = xshell::Shell::new()?;
     shell.change_dir(workspace_root());
     eprintln!("building the lab's binaries");
-    xshell::cmd!(shell, "cargo build --quiet --package lab --package fixtures --bins")
-        .run()
-        .context("building the lab and the stand-in platform")?;
+    xshell::cmd!(
+        shell,
+        "cargo build --quiet --package lab --package fixtures --bins"
+    )
+    .run()
+    .context("building the lab and the stand-in platform")?;
     Ok(target_dir().join("debug"))
 }
 

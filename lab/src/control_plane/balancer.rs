@@ -39,14 +39,17 @@ pub(super) async fn serve(listener: TcpListener, state: ClusterState, stats: Sta
             .borrow()
             .pods
             .iter()
-            .filter(|pod| pod.role == Role::Connector && pod.ready && pod.phase == PodPhase::Running)
+            .filter(|pod| {
+                pod.role == Role::Connector && pod.ready && pod.phase == PodPhase::Running
+            })
             .map(|pod| (pod.name.clone(), pod.address.clone()))
             .collect();
         if backends.is_empty() {
             stats.lock().refused += 1;
             continue; // dropping the stream refuses the connection
         }
-        let (name, address) = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()].clone();
+        let (name, address) =
+            backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()].clone();
         *stats.lock().connections.entry(name).or_default() += 1;
         let stats = stats.clone();
         tokio::spawn(async move {

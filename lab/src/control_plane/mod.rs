@@ -130,10 +130,13 @@ pub async fn run(spec: ControlPlaneSpec) -> anyhow::Result<()> {
             pid: None,
         })
         .collect();
-    let state: ClusterState = Arc::new(watch::channel(Cluster {
-        generation: 0,
-        pods,
-    }).0);
+    let state: ClusterState = Arc::new(
+        watch::channel(Cluster {
+            generation: 0,
+            pods,
+        })
+        .0,
+    );
 
     let api_listener = tokio::net::TcpListener::bind(spec.api_address)
         .await

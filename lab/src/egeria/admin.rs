@@ -54,12 +54,14 @@ impl Admin<'_> {
     /// The server's configuration document (`omagserverConfig`). A platform answering
     /// this call is up, whether or not the server is configured.
     pub async fn configuration(&self) -> Result<Value, EgeriaError> {
-        self.platform
+        let document: serde_json::Map<String, Value> = self
+            .platform
             .call_for(
                 Call::get("read configuration", self.path("configuration")),
                 "omagserverConfig",
             )
-            .await
+            .await?;
+        Ok(Value::Object(document))
     }
 
     pub async fn set_server_url_root(&self, url: &str) -> Result<(), EgeriaError> {
@@ -77,7 +79,11 @@ impl Admin<'_> {
         self.post("set organization name", &rest, None).await
     }
 
-    pub async fn set_event_bus(&self, topic_root: &str, bootstrap: &str) -> Result<(), EgeriaError> {
+    pub async fn set_event_bus(
+        &self,
+        topic_root: &str,
+        bootstrap: &str,
+    ) -> Result<(), EgeriaError> {
         let body = json!({
             "producer": { "bootstrap.servers": bootstrap },
             "consumer": { "bootstrap.servers": bootstrap },
@@ -124,7 +130,10 @@ mod tests {
 
     #[test]
     fn query_values_are_url_encoded() {
-        assert_eq!(encode("https://a:9443/x?y=1"), "https%3A%2F%2Fa%3A9443%2Fx%3Fy%3D1");
+        assert_eq!(
+            encode("https://a:9443/x?y=1"),
+            "https%3A%2F%2Fa%3A9443%2Fx%3Fy%3D1"
+        );
         assert_eq!(encode("Entity creation"), "Entity+creation");
     }
 }

@@ -65,10 +65,19 @@ mod tests {
     fn connection_points_both_stores_at_the_golden_store() {
         let connection = connection("crux", "k0:9092,k1:9092");
         let config = &connection["configurationProperties"]["cruxConfig"];
-        assert_eq!(config["kafka-config"]["bootstrap-servers"], "k0:9092,k1:9092");
+        assert_eq!(
+            config["kafka-config"]["bootstrap-servers"],
+            "k0:9092,k1:9092"
+        );
         assert_eq!(config["crux/tx-log"]["kafka-config"], "kafka-config");
-        assert_eq!(config["crux/document-store"]["kafka-config"], "kafka-config");
-        assert_eq!(config["crux/tx-log"]["tx-topic-opts"]["topic-name"], TX_LOG_TOPIC);
+        assert_eq!(
+            config["crux/document-store"]["kafka-config"],
+            "kafka-config"
+        );
+        assert_eq!(
+            config["crux/tx-log"]["tx-topic-opts"]["topic-name"],
+            TX_LOG_TOPIC
+        );
         assert_eq!(connection["configurationProperties"]["syncIndex"], true);
         assert_eq!(
             connection["connectorType"]["connectorProviderClassName"],

@@ -40,7 +40,10 @@ pub enum EgeriaError {
         status: u16,
         body: String,
     },
-    #[error("{pod}: {step}: {url}: Egeria error {related_http_code} {exception_class}: {message}{}", user_action_suffix(user_action))]
+    #[error(
+        "{pod}: {step}: {url}: Egeria error {related_http_code} {exception_class}: {message}{}",
+        user_action_suffix(user_action)
+    )]
     Egeria {
         pod: String,
         step: String,
@@ -220,7 +223,9 @@ impl Platform {
         let envelope: Value = serde_json::from_str(&text)
             .map_err(|e| fail(format!("not JSON ({e}): {}", quote(&text))))?;
         check_envelope(&envelope).map_err(|problem| match problem {
-            EnvelopeProblem::NotAnObject => fail(format!("not a response object: {}", quote(&text))),
+            EnvelopeProblem::NotAnObject => {
+                fail(format!("not a response object: {}", quote(&text)))
+            }
             EnvelopeProblem::Egeria(e) => EgeriaError::Egeria {
                 pod: self.pod.clone(),
                 step: call.step.to_string(),
@@ -340,7 +345,80 @@ mod tests {
 
     #[test]
     fn a_non_object_body_is_refused() {
-        assert_eq!(check_envelope(&json!([1, 2])), Err(EnvelopeProblem::NotAnObject));
+        assert_eq!(
+            check_envelope(&json!([1, 2])),
+            Err(EnvelopeProblem::NotAnObject)
+        );
+    }
+
+    /// Serves one canned JSON body on a loopback port; returns the base URL.
+    async fn canned(body: Value) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn an_egeria_error_names_pod_step_url_and_message() {
+        let base = canned(json!({
+            "class": "VoidResponse",
+            "relatedHTTPCode": 400,
+            "exceptionClassName": "OMAGInvalidParameterException",
+            "exceptionErrorMessageId": "OMAG-ADMIN-400-001",
+            "exceptionErrorMessage": "OMAG-ADMIN-400-001 no such thing",
+        }))
+        .await;
+        let platform = EgeriaClient::new("myuser").platform("lab-crux-7", &base);
+        let error = platform
+            .admin("crux")
+            .set_server_type("Crux")
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        for needle in [
+            "lab-crux-7",
+            "set server type",
+            "/servers/crux/server-type",
+            "no such thing",
+        ] {
+            assert!(
+                message.contains(needle),
+                "{needle:?} missing from {message}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_field_is_an_unexpected_answer() {
+        let base =
+            canned(json!({"class": "OMAGServerConfigResponse", "relatedHTTPCode": 200})).await;
+        let platform = EgeriaClient::new("myuser").platform("lab-pts", &base);
+        let error = platform.admin("crux").configuration().await.unwrap_err();
+        assert!(matches!(error, EgeriaError::Unexpected { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_platform_that_never_answers_times_out_with_its_name() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // Accepts connections but never answers: the request must end on its deadline.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let platform = EgeriaClient::new("myuser").platform("lab-crux-0", &base);
+        let call =
+            Call::get("read configuration", "/x".into()).with_timeout(Duration::from_millis(200));
+        let error = platform.call(call).await.unwrap_err();
+        assert!(matches!(error, EgeriaError::Timeout { .. }), "{error}");
+        assert!(error.to_string().contains("lab-crux-0"));
     }
 
     #[test]

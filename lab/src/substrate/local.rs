@@ -32,7 +32,10 @@ impl LocalSubstrate {
     /// Connections the connector service handed to each pod so far.
     pub async fn connector_service_stats(&self) -> Result<ServiceStats, SubstrateError> {
         let response = self
-            .send(self.http.get(self.url("/v1/services/connector")), "read service stats")
+            .send(
+                self.http.get(self.url("/v1/services/connector")),
+                "read service stats",
+            )
             .await?;
         decode(response, "read service stats").await
     }
@@ -58,11 +61,14 @@ impl LocalSubstrate {
         request: reqwest::RequestBuilder,
         action: &str,
     ) -> Result<reqwest::Response, SubstrateError> {
-        let response = request.send().await.map_err(|e| SubstrateError::Unreachable {
-            substrate: NAME,
-            endpoint: self.api.clone(),
-            detail: format!("{action}: {e}"),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| SubstrateError::Unreachable {
+                substrate: NAME,
+                endpoint: self.api.clone(),
+                detail: format!("{action}: {e}"),
+            })?;
         if response.status().is_success() {
             return Ok(response);
         }

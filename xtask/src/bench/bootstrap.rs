@@ -37,7 +37,10 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
     let root = crate::paths::lab_dir(None)
         .root()
         .join("bench")
-        .join(lab::runs::new_run_id("bootstrap", std::time::SystemTime::now()));
+        .join(lab::runs::new_run_id(
+            "bootstrap",
+            std::time::SystemTime::now(),
+        ));
     let mut rows = Vec::new();
     for &replicas in &bench.replicas {
         let lab_dir = LabDir::new(root.join(format!("replicas-{replicas}")));
@@ -58,7 +61,9 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
             row = measure(&lab_dir, &options) => row,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         };
-        lab::local::down(&lab_dir).await.context("stopping the benchmark's lab")?;
+        lab::local::down(&lab_dir)
+            .await
+            .context("stopping the benchmark's lab")?;
         rows.push(measured.with_context(|| format!("benchmark at {replicas} replicas"))?);
     }
     print_and_save(&bench, &rows, &root)
@@ -79,7 +84,11 @@ async fn measure(lab_dir: &LabDir, options: &UpOptions) -> anyhow::Result<Row> {
     )
     .await?;
     if let Some(failed) = report.failed_pods().next() {
-        anyhow::bail!("{}: {}", failed.name, failed.error.as_deref().unwrap_or_default());
+        anyhow::bail!(
+            "{}: {}",
+            failed.name,
+            failed.error.as_deref().unwrap_or_default()
+        );
     }
     let bootstrap = Duration::from_millis(report.total_ms);
     let kill_noticed = time_kill_notice(&substrate).await?;
@@ -103,7 +112,9 @@ async fn time_kill_notice(substrate: &LocalSubstrate) -> anyhow::Result<Duration
     substrate.kill_pod(&victim.name).await?;
     let mut seen: PodList = pods;
     loop {
-        seen = substrate.watch_pods(seen.generation, Duration::from_secs(5)).await?;
+        seen = substrate
+            .watch_pods(seen.generation, Duration::from_secs(5))
+            .await?;
         if seen.get(&victim.name).is_some_and(|pod| !pod.ready) {
             return Ok(start.elapsed());
         }
@@ -113,13 +124,20 @@ async fn time_kill_notice(substrate: &LocalSubstrate) -> anyhow::Result<Duration
     }
 }
 
-fn print_and_save(bench: &BootstrapBench, rows: &[Row], root: &std::path::Path) -> anyhow::Result<()> {
+fn print_and_save(
+    bench: &BootstrapBench,
+    rows: &[Row],
+    root: &std::path::Path,
+) -> anyhow::Result<()> {
     let base = rows.first().context("no replica count measured")?;
     println!(
         "bootstrap benchmark, stand-in server start {}",
         humantime::format_duration(bench.server_start_delay)
     );
-    println!("{:>8} {:>10} {:>13} {:>14} {:>16}", "replicas", "lab-up s", "bootstrap s", "vs first", "kill noticed ms");
+    println!(
+        "{:>8} {:>10} {:>13} {:>14} {:>16}",
+        "replicas", "lab-up s", "bootstrap s", "vs first", "kill noticed ms"
+    );
     for row in rows {
         println!(
             "{:>8} {:>10.2} {:>13.2} {:>13.2}x {:>16.1}",

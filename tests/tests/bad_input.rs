@@ -1,0 +1,90 @@
+//! Bad input gets a clear message, a non-zero exit, and leaves nothing running.
+
+use e2e::TestLab;
+
+#[test]
+fn replica_counts_out_of_range_are_refused() {
+    let lab = TestLab::new("127.91");
+    lab.up(&["--replicas", "0"])
+        .assert_fails_with("--replicas must be at least 1");
+    lab.up(&["--replicas", "33"])
+        .assert_fails_with("above the limit of 32");
+    assert!(lab.state().is_none());
+}
+
+#[test]
+fn unknown_substrate_is_refused() {
+    let lab = TestLab::new("127.91");
+    lab.up(&["--substrate", "moon"])
+        .assert_fails_with("invalid value 'moon'");
+    assert!(lab.state().is_none());
+}
+
+#[test]
+fn bootstrap_without_a_lab_says_to_start_one() {
+    let lab = TestLab::new("127.91");
+    lab.xtask(&["bootstrap"]).assert_fails_with("no lab is up");
+    lab.xtask(&["status"])
+        .assert_fails_with("cargo xtask lab-up");
+}
+
+#[test]
+fn lab_down_without_a_lab_succeeds() {
+    let lab = TestLab::new("127.91");
+    let run = lab.xtask(&["lab-down"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("nothing was running"));
+}
+
+#[test]
+fn missing_nats_server_prints_the_install_command() {
+    let lab = TestLab::new("127.92");
+    let run = lab
+        .command(&["lab-up", "--loopback-net", "127.92"])
+        .env("EGERIA_HA_LAB_NATS_SERVER", "/nonexistent/nats-server")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("apt-get install -y nats-server"),
+        "{stderr}"
+    );
+    assert!(lab.state().is_none());
+}
+
+#[test]
+fn an_address_in_use_is_named_and_nothing_starts() {
+    let lab = TestLab::new("127.93");
+    let _squatter = std::net::TcpListener::bind("127.93.0.2:9443").unwrap();
+    lab.up(&[])
+        .assert_fails_with("127.93.0.2:9443 (for connector service) is already in use");
+    assert!(lab.state().is_none());
+}
+
+#[test]
+fn platforms_that_never_answer_fail_lab_up_and_leave_nothing_running() {
+    let lab = TestLab::new("127.94");
+    let run = lab.up(&[
+        "--replicas",
+        "1",
+        "--platform-delay",
+        "1h",
+        "--timeout",
+        "3s",
+    ]);
+    run.assert_fails_with("not answering yet: lab-pts, lab-crux-0");
+    // The control plane and every pod it started are gone.
+    assert!(lab.state().is_none());
+    let spec = std::fs::read_to_string(lab.latest_run().join("control-plane.json")).unwrap();
+    assert!(spec.contains("lab-crux-0"));
+    let pids = std::process::Command::new("pgrep")
+        .args(["-f", "--listen 127.94."])
+        .output()
+        .unwrap();
+    assert!(
+        pids.stdout.is_empty(),
+        "stand-ins still running: {}",
+        String::from_utf8_lossy(&pids.stdout)
+    );
+}
