@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod commands;
 pub mod control_plane;
 pub mod egeria;
+pub mod golden_store;
 pub mod local;
 pub mod prereq;
 pub mod runs;

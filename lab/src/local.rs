@@ -187,6 +187,8 @@ pub enum UpError {
         wait: DeadlineExceeded,
         logs: PathBuf,
     },
+    #[error("provisioning the golden store's streams: {detail}\n  logs: {logs}")]
+    GoldenStore { detail: String, logs: PathBuf },
     #[error("interrupted; everything started so far was stopped")]
     Interrupted,
 }
@@ -291,9 +293,12 @@ pub async fn up(
 
     let substrate = LocalSubstrate::new(plan.control_plane(), endpoints);
     let outcome = tokio::select! {
-        ready = wait_until_up(&substrate, &plan, options.deadline) => {
-            ready.map_err(|wait| UpError::NotUp { wait, logs: logs.clone() })
-        }
+        ready = wait_until_up(&substrate, &plan, options.deadline) => match ready {
+            Ok(()) => crate::golden_store::provision(&plan.golden_store_bootstrap(), options.deadline)
+                .await
+                .map_err(|detail| UpError::GoldenStore { detail, logs: logs.clone() }),
+            Err(wait) => Err(UpError::NotUp { wait, logs: logs.clone() }),
+        },
         status = control_plane.wait() => Err(UpError::ControlPlaneDied {
             status: status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
             log: logs.join("control-plane.log"),
