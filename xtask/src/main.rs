@@ -7,6 +7,7 @@ mod doctor;
 mod lab_down;
 mod lab_up;
 mod paths;
+mod report;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Measure the lab's speed targets.
     Bench(bench::Args),
+    /// Analyse PTS results: per-method medians, percentiles, plots; compare two runs.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::LabDown => lab_down::run(lab_dir),
         Command::Doctor(args) => doctor::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Report(args) => report::run(lab_dir, args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
