@@ -6,6 +6,7 @@ use crate::runs::unused_path;
 use crate::session::Session;
 use crate::state::{LabDir, write_json};
 use anyhow::Context;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -79,6 +80,82 @@ pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()
             session.state.endpoints.connector_service_url
         );
         print!("{}", crate::status::render_table(&rows));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PtsArgs {
+    /// Instances the workload creates of each type.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub instances_per_type: u32,
+    /// Page size of every search.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_search_results: u32,
+    /// Pause between two scenarios, in seconds.
+    #[arg(long, default_value_t = 0)]
+    pub wait_between_scenarios: u32,
+    /// A PTS profile to skip (repeatable), e.g. "Graph queries".
+    #[arg(long = "skip-profile", value_name = "NAME")]
+    pub skip_profiles: Vec<String>,
+    /// How long the PTS may run before the lab collects what exists and fails.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Where the results go [default: <run folder>/pts]; never an existing folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How many report documents are fetched at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub collect_parallel: u16,
+}
+
+pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
+    crate::egeria::pts::check_profile_names(&args.skip_profiles).map_err(anyhow::Error::msg)?;
+    let session = Session::open(dir)?;
+    let settings = &session.state.settings;
+    let options = crate::pts::PtsOptions {
+        workbench: crate::egeria::pts::WorkbenchConfig {
+            tut_repository_server_name: settings.connector_server.clone(),
+            instances_per_type: args.instances_per_type,
+            max_search_results: args.max_search_results,
+            wait_between_scenarios: args.wait_between_scenarios,
+            profiles_to_skip: args.skip_profiles.clone(),
+        },
+        timeout: args.timeout,
+        parallelism: usize::from(args.collect_parallel),
+        start_deadline: Duration::from_secs(900),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| session.state.run_dir.join("pts"));
+    eprintln!(
+        "running the PTS through {} ({} instances per type)",
+        session.state.endpoints.connector_service_url, args.instances_per_type
+    );
+    let run = crate::pts::run_pts(
+        &session.substrate,
+        &session.client,
+        settings,
+        &out,
+        &options,
+    )
+    .await
+    .context("PTS")?;
+    print!("{}", crate::pts::render_table(&run));
+    let failed: usize = run.profiles.iter().map(|p| p.failed).sum();
+    println!(
+        "PTS results: {} ({} test cases, {} never ran, {failed} failed calls)",
+        run.dir.display(),
+        run.test_cases,
+        run.never_ran
+    );
+    if !run.complete {
+        anyhow::bail!(
+            "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
+            humantime::format_duration(args.timeout),
+            run.dir.display()
+        );
     }
     Ok(())
 }

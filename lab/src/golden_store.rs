@@ -1,37 +1,75 @@
-//! The local substrate's golden store, administered: its streams are provisioned when it
-//! comes up, as a Kafka deployment provisions its topics, with three replicas each so
-//! that one member can die with no loss.
+//! The local substrate's golden store (a NATS JetStream cluster standing in for Kafka):
+//! the streams that play Kafka topics, how they are named and configured, and their
+//! provisioning when the store comes up — as a Kafka deployment provisions its topics.
+//! The stand-in platform uses the same definitions, so both sides agree on them.
 
 use crate::egeria::crux;
 use async_nats::jetstream;
 use std::time::Duration;
 
-const REPLICAS: usize = 3;
+/// Every stream keeps three copies, so one member can die with no loss.
+pub const REPLICAS: usize = 3;
 
-/// Creates the transaction-log and document-store streams (idempotent). Creating them
-/// here, once, spares N connector pods racing to create the same streams at start.
-pub async fn provision(bootstrap: &str, deadline: Duration) -> Result<(), String> {
+/// A stream named after the topic it stands for, holding that one subject.
+pub fn stream_config(name: &str, subject: &str) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: name.to_string(),
+        subjects: vec![subject.to_string()],
+        num_replicas: REPLICAS,
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    }
+}
+
+/// The cohort's registration topic (Egeria's `…cohort.<name>.OMRSTopic`); stream names
+/// cannot hold dots, so the stream gets a name of its own.
+pub fn cohort_stream(cohort: &str) -> (String, String) {
+    (
+        format!("egeria-cohort-{cohort}"),
+        format!("egeria.omag.openmetadata.repositoryservices.cohort.{cohort}.OMRSTopic"),
+    )
+}
+
+/// `host:port,host:port` → NATS server addresses.
+pub fn servers(bootstrap: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
     let servers: Vec<async_nats::ServerAddr> = bootstrap
         .split(',')
-        .map(|server| format!("nats://{server}").parse())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("bad golden-store address in {bootstrap:?}: {e}"))?;
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|server| {
+            format!("nats://{server}")
+                .parse()
+                .map_err(|e| format!("bad golden-store address {server:?}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if servers.is_empty() {
+        return Err("no golden-store servers given".into());
+    }
+    Ok(servers)
+}
+
+pub async fn connect(bootstrap: &str, timeout: Duration) -> Result<jetstream::Context, String> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(timeout)
+        .connect(servers(bootstrap)?)
+        .await
+        .map_err(|e| format!("cannot connect to {bootstrap}: {e}"))?;
+    Ok(jetstream::new(client))
+}
+
+/// Creates the transaction-log, document-store and cohort streams (idempotent). Creating
+/// them here, once, spares N connector pods racing to create the same streams at start.
+pub async fn provision(bootstrap: &str, cohort: &str, deadline: Duration) -> Result<(), String> {
     let work = async {
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(2))
-            .connect(servers)
-            .await
-            .map_err(|e| format!("cannot connect to {bootstrap}: {e}"))?;
-        let context = jetstream::new(client);
-        for name in [crux::TX_LOG_TOPIC, crux::DOCUMENT_STORE_TOPIC] {
+        let context = connect(bootstrap, Duration::from_secs(2)).await?;
+        let (cohort_name, cohort_subject) = cohort_stream(cohort);
+        for (name, subject) in [
+            (crux::TX_LOG_TOPIC, crux::TX_LOG_TOPIC),
+            (crux::DOCUMENT_STORE_TOPIC, crux::DOCUMENT_STORE_TOPIC),
+            (cohort_name.as_str(), cohort_subject.as_str()),
+        ] {
             context
-                .create_stream(jetstream::stream::Config {
-                    name: name.to_string(),
-                    subjects: vec![name.to_string()],
-                    num_replicas: REPLICAS,
-                    storage: jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
+                .create_stream(stream_config(name, subject))
                 .await
                 .map_err(|e| format!("cannot create stream {name}: {e}"))?;
         }
@@ -40,4 +78,22 @@ pub async fn provision(bootstrap: &str, deadline: Duration) -> Result<(), String
     tokio::time::timeout(deadline, work)
         .await
         .map_err(|_| format!("the golden store did not create its streams within {deadline:?}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_lists_parse_and_bad_ones_are_named() {
+        assert_eq!(servers("127.0.0.1:4222, 127.0.0.2:4222").unwrap().len(), 2);
+        assert!(servers("").unwrap_err().contains("no golden-store servers"));
+    }
+
+    #[test]
+    fn cohort_streams_have_dotless_names() {
+        let (name, subject) = cohort_stream("coco");
+        assert!(!name.contains('.'));
+        assert!(subject.ends_with(".coco.OMRSTopic"));
+    }
 }

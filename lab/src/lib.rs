@@ -11,6 +11,7 @@ pub mod egeria;
 pub mod golden_store;
 pub mod local;
 pub mod prereq;
+pub mod pts;
 pub mod report;
 pub mod runs;
 pub mod session;

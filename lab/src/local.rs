@@ -294,7 +294,7 @@ pub async fn up(
     let substrate = LocalSubstrate::new(plan.control_plane(), endpoints);
     let outcome = tokio::select! {
         ready = wait_until_up(&substrate, &plan, options.deadline) => match ready {
-            Ok(()) => crate::golden_store::provision(&plan.golden_store_bootstrap(), options.deadline)
+            Ok(()) => crate::golden_store::provision(&plan.golden_store_bootstrap(), &settings.cohort, options.deadline)
                 .await
                 .map_err(|detail| UpError::GoldenStore { detail, logs: logs.clone() }),
             Err(wait) => Err(UpError::NotUp { wait, logs: logs.clone() }),

@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lab::commands::{BootstrapArgs, StatusArgs, bootstrap_command, status_command};
+use lab::commands::{
+    BootstrapArgs, PtsArgs, StatusArgs, bootstrap_command, pts_command, status_command,
+};
 use lab::state::LabDir;
 use std::path::PathBuf;
 
@@ -34,6 +36,8 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Show every pod: role, address, platform up, configured, started, ready.
     Status(StatusArgs),
+    /// Run the Performance Test Suite through the connector service and collect its results.
+    Pts(PtsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bootstrap(args) => runtime()?.block_on(bootstrap_command(dir, &args)),
         Command::Status(args) => runtime()?.block_on(status_command(dir, &args)),
+        Command::Pts(args) => runtime()?.block_on(pts_command(dir, &args)),
     }
 }
 

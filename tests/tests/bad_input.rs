@@ -70,7 +70,7 @@ fn platforms_that_never_answer_fail_lab_up_and_leave_nothing_running() {
         "1",
         "--platform-delay",
         "1h",
-        "--timeout",
+        "--ready-timeout",
         "3s",
     ]);
     run.assert_fails_with("not answering yet: lab-pts, lab-crux-0");

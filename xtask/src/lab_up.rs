@@ -2,11 +2,11 @@
 
 use lab::local::{LoopbackNet, UpOptions};
 use lab::settings::LabSettings;
-use lab::state::{LabDir, SubstrateKind};
+use lab::state::{LabDir, LabState, SubstrateKind};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct UpArgs {
     /// Where the pods run.
     #[arg(long, value_enum, default_value = "local")]
     pub substrate: SubstrateKind,
@@ -27,12 +27,19 @@ pub struct Args {
     pub platform_delay: Duration,
     /// How long to wait for every pod to answer.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub ready_timeout: Duration,
 }
 
-pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
+pub fn run(lab_dir: LabDir, args: UpArgs) -> anyhow::Result<()> {
+    crate::paths::runtime()?.block_on(up(&lab_dir, &args))?;
+    println!("next: cargo xtask bootstrap");
+    Ok(())
+}
+
+/// Starts the lab and prints where everything is; Ctrl-C stops what was started.
+pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     let settings = LabSettings {
-        release: args.release,
+        release: args.release.clone(),
         replicas: args.replicas,
         ..Default::default()
     };
@@ -48,21 +55,19 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
         net: args.loopback_net,
         server_start_delay: args.server_start_delay,
         platform_delay: args.platform_delay,
-        deadline: args.timeout,
+        deadline: args.ready_timeout,
     };
     let started = Instant::now();
     eprintln!(
         "starting the local substrate: 3 golden-store members, {} connector pods, 1 PTS pod on {}.0.0/16",
         options.settings.replicas, options.net
     );
-    let state = crate::paths::runtime()?.block_on(async {
-        let interrupted = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        lab::local::up(&lab_dir, &options, interrupted).await
-    })?;
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let state = lab::local::up(lab_dir, &options, interrupted).await?;
     println!(
-        "lab {} is up in {:.1}s (run {})\n  connector service: {}\n  golden store:      {}\n  logs:              {}\nnext: cargo xtask bootstrap",
+        "lab {} is up in {:.1}s (run {})\n  connector service: {}\n  golden store:      {}\n  logs:              {}",
         state.settings.release,
         started.elapsed().as_secs_f64(),
         state.run_id,
@@ -70,5 +75,5 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
         state.endpoints.golden_store_bootstrap,
         state.run_dir.join("logs").display()
     );
-    Ok(())
+    Ok(state)
 }

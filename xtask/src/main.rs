@@ -5,8 +5,10 @@ mod bench;
 mod bootstrap;
 mod doctor;
 mod lab_down;
+mod lab_run;
 mod lab_up;
 mod paths;
+mod pts;
 mod report;
 mod status;
 
@@ -31,11 +33,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the topology: golden store, connector pods, PTS pod, load-balancing service.
-    LabUp(lab_up::Args),
+    LabUp(lab_up::UpArgs),
     /// Configure every connector pod with one common configuration and start its server.
     Bootstrap(lab::commands::BootstrapArgs),
     /// Show every pod: role, address, platform up, configured, started, ready.
     Status(lab::commands::StatusArgs),
+    /// Run the Performance Test Suite through the connector service and collect its results.
+    Pts(lab::commands::PtsArgs),
+    /// The whole flow in one command: lab-up, bootstrap, pts, lab-down.
+    LabRun(lab_run::Args),
     /// Stop everything the lab started (safe to repeat).
     LabDown,
     /// Check a substrate's prerequisites and print the command that installs each missing one.
@@ -53,6 +59,8 @@ fn main() -> ExitCode {
         Command::LabUp(args) => lab_up::run(lab_dir, args),
         Command::Bootstrap(args) => bootstrap::run(lab_dir, args),
         Command::Status(args) => status::run(lab_dir, args),
+        Command::Pts(args) => pts::run(lab_dir, args),
+        Command::LabRun(args) => lab_run::run(lab_dir, args),
         Command::LabDown => lab_down::run(lab_dir),
         Command::Doctor(args) => doctor::run(args),
         Command::Bench(args) => bench::run(args),
@@ -64,5 +72,17 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Flag clashes between flattened argument groups only show when parsing; catch them here.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

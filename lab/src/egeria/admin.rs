@@ -64,6 +64,13 @@ impl Admin<'_> {
         Ok(Value::Object(document))
     }
 
+    /// The whole `OMAGServerConfigResponse`, as upstream saves it.
+    pub async fn configuration_response(&self) -> Result<Value, EgeriaError> {
+        self.platform
+            .call(Call::get("read configuration", self.path("configuration")))
+            .await
+    }
+
     pub async fn set_server_url_root(&self, url: &str) -> Result<(), EgeriaError> {
         let rest = format!("server-url-root?url={}", encode(url));
         self.post("set server URL root", &rest, None).await
@@ -109,6 +116,22 @@ impl Admin<'_> {
     pub async fn deploy_configuration(&self, document: &Value) -> Result<(), EgeriaError> {
         self.post("deploy configuration", "configuration", Some(document))
             .await
+    }
+
+    pub async fn set_performance_workbench(&self, config: &Value) -> Result<(), EgeriaError> {
+        self.post(
+            "configure the performance workbench",
+            "conformance-suite-workbenches/repository-workbench/performance",
+            Some(config),
+        )
+        .await
+    }
+
+    pub async fn stop_instance(&self) -> Result<(), EgeriaError> {
+        self.platform
+            .call(Call::delete("stop server", self.path("instance")))
+            .await
+            .map(drop)
     }
 
     /// Starts the server; on real Egeria this can take minutes, hence its own deadline.

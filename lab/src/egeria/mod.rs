@@ -5,7 +5,9 @@
 //! pod, the step and the URL.
 
 pub mod admin;
+pub mod conformance;
 pub mod crux;
+pub mod pts;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -157,6 +159,16 @@ impl<'a> Call<'a> {
         }
     }
 
+    pub fn delete(step: &'a str, path: String) -> Self {
+        Self {
+            step,
+            method: Method::DELETE,
+            path,
+            body: None,
+            timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -170,6 +182,10 @@ impl Platform {
 
     pub fn user(&self) -> &str {
         &self.client.user
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// Sends the call and returns the checked response envelope as JSON.
@@ -257,6 +273,19 @@ impl Platform {
             detail: format!("field {field:?}: {e}"),
         })
     }
+}
+
+/// Percent-encodes one path segment (profile names hold spaces, test-case ids `<` `>`).
+pub fn encode_path_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -419,6 +448,12 @@ mod tests {
         let error = platform.call(call).await.unwrap_err();
         assert!(matches!(error, EgeriaError::Timeout { .. }), "{error}");
         assert!(error.to_string().contains("lab-crux-0"));
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_path_segment("Entity creation"), "Entity%20creation");
+        assert_eq!(encode_path_segment("a<b>/c"), "a%3Cb%3E%2Fc");
     }
 
     #[test]

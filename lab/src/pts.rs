@@ -1,0 +1,424 @@
+//! The PTS flow (ARCHITECTURE.md §2 steps 6–9): configure and start the PTS server, wait
+//! for its workbench with a deadline and progress, then collect every report with bounded
+//! concurrency into the upstream layout, and package it as upstream did.
+
+use crate::egeria::pts::{WORKBENCH_ID, WorkbenchConfig};
+use crate::egeria::{EgeriaClient, EgeriaError, Platform, crux};
+use crate::report::archive::TarGzWriter;
+use crate::settings::LabSettings;
+use crate::substrate::{Role, Substrate, SubstrateError};
+use futures::StreamExt;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct PtsOptions {
+    pub workbench: WorkbenchConfig,
+    /// How long the workbench may run before the lab collects what exists and gives up.
+    pub timeout: Duration,
+    /// How many report documents are fetched at once.
+    pub parallelism: usize,
+    pub start_deadline: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PtsError {
+    #[error(
+        "{0} already holds PTS results; a run's results are never overwritten (start a new run, or pass --out)"
+    )]
+    ResultsExist(PathBuf),
+    #[error(transparent)]
+    Substrate(#[from] SubstrateError),
+    #[error("the lab has no PTS pod")]
+    NoPtsPod,
+    #[error(transparent)]
+    Egeria(Box<EgeriaError>),
+    #[error("writing {path}: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl From<EgeriaError> for PtsError {
+    fn from(error: EgeriaError) -> Self {
+        Self::Egeria(Box::new(error))
+    }
+}
+
+/// Per-profile figures printed after a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileLine {
+    pub profile: String,
+    pub calls: usize,
+    pub failed: usize,
+    pub median_ms: Option<f64>,
+}
+
+#[derive(Debug)]
+pub struct PtsRun {
+    pub dir: PathBuf,
+    /// False when the deadline passed before the workbench completed.
+    pub complete: bool,
+    pub profiles: Vec<ProfileLine>,
+    pub test_cases: usize,
+    pub never_ran: usize,
+}
+
+pub async fn run_pts<S: Substrate>(
+    substrate: &S,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    out: &Path,
+    options: &PtsOptions,
+) -> Result<PtsRun, PtsError> {
+    if out.exists() {
+        return Err(PtsError::ResultsExist(out.to_path_buf()));
+    }
+    let pods = substrate.list_pods().await?;
+    let pts_pod = pods.with_role(Role::Pts).next().ok_or(PtsError::NoPtsPod)?;
+    let pts = client.platform(&pts_pod.name, &pts_pod.platform_url());
+    configure_and_start(&pts, substrate, settings, options).await?;
+
+    let complete = wait_for_workbench(&pts, &settings.pts_server, options.timeout).await?;
+    let collected = collect(&pts, substrate, client, settings, out, options).await?;
+    if !complete {
+        write(
+            &out.join("INCOMPLETE.json"),
+            &serde_json::json!({
+                "reason": format!("the performance workbench had not completed after {}", humantime::format_duration(options.timeout)),
+                "collected": "whatever reports existed at the deadline",
+            }),
+        )?;
+    }
+    Ok(PtsRun {
+        dir: out.to_path_buf(),
+        complete,
+        ..collected
+    })
+}
+
+/// §2 step 6 on the PTS platform for the PTS server.
+async fn configure_and_start<S: Substrate>(
+    pts: &Platform,
+    substrate: &S,
+    settings: &LabSettings,
+    options: &PtsOptions,
+) -> Result<(), EgeriaError> {
+    let admin = pts.admin(&settings.pts_server);
+    // A PTS server left running by an earlier, interrupted run would ignore new settings.
+    if pts.active_servers().await?.contains(&settings.pts_server) {
+        admin.stop_instance().await?;
+    }
+    let golden_store = &substrate.endpoints().golden_store_bootstrap;
+    admin.set_server_url_root(pts.base_url()).await?;
+    admin
+        .set_server_type(crate::egeria::pts::SERVER_TYPE)
+        .await?;
+    admin
+        .set_event_bus(crux::TOPIC_URL_ROOT, golden_store)
+        .await?;
+    admin.join_cohort(&settings.cohort).await?;
+    admin
+        .set_performance_workbench(&options.workbench.to_request())
+        .await?;
+    admin.start_instance(options.start_deadline).await?;
+    Ok(())
+}
+
+/// Polls the workbench status (short polls with backoff), printing progress; returns
+/// whether it completed before the deadline.
+async fn wait_for_workbench(
+    pts: &Platform,
+    server: &str,
+    deadline: Duration,
+) -> Result<bool, EgeriaError> {
+    let started = Instant::now();
+    let mut next_progress = Duration::ZERO;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if pts.workbench_complete(server, WORKBENCH_ID).await? {
+            eprintln!(
+                "  workbench complete after {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(true);
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= deadline {
+            eprintln!(
+                "  workbench not complete after {}: collecting what exists",
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+            );
+            return Ok(false);
+        }
+        if elapsed >= next_progress {
+            let cases = pts
+                .test_case_ids(server)
+                .await
+                .map(|ids| ids.len())
+                .unwrap_or(0);
+            eprintln!(
+                "  PTS running: {}s elapsed, {cases} test cases so far",
+                elapsed.as_secs()
+            );
+            next_progress = elapsed + Duration::from_secs(5);
+        }
+        tokio::time::sleep(pause.min(deadline - elapsed)).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// File names as upstream writes them: spaces and the characters of test-case ids that
+/// file systems dislike become `_`.
+pub fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn write(path: &Path, value: &Value) -> Result<(), PtsError> {
+    let mut text = serde_json::to_string(value).expect("JSON values serialise");
+    text.push('\n');
+    std::fs::write(path, text).map_err(|error| PtsError::Write {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+async fn collect<S: Substrate>(
+    pts: &Platform,
+    substrate: &S,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    out: &Path,
+    options: &PtsOptions,
+) -> Result<PtsRun, PtsError> {
+    let server = settings.pts_server.as_str();
+    let profiles_dir = out.join("profile-details");
+    let cases_dir = out.join("test-case-details");
+    for dir in [&profiles_dir, &cases_dir] {
+        std::fs::create_dir_all(dir).map_err(|error| PtsError::Write {
+            path: dir.clone(),
+            error,
+        })?;
+    }
+    let summary = pts
+        .conformance_report(server, "read report summary", "report/summary")
+        .await?;
+    write(&out.join("openmetadata_cts_summary.json"), &summary)?;
+
+    let names = pts.profile_names(server).await?;
+    let profiles: Vec<(String, Value)> =
+        fetch_all(&names, options.parallelism, |name| async move {
+            pts.profile_report(server, &name)
+                .await
+                .map(|report| (name, report))
+        })
+        .await?;
+    let mut lines = Vec::new();
+    for (name, report) in &profiles {
+        write(
+            &profiles_dir.join(format!("{}.json", file_name(name))),
+            report,
+        )?;
+        lines.push(profile_line(name, report));
+    }
+
+    let ids = pts.test_case_ids(server).await?;
+    let cases: Vec<(String, Value)> = fetch_all(&ids, options.parallelism, |id| async move {
+        pts.test_case_report(server, &id)
+            .await
+            .map(|report| (id, report))
+    })
+    .await?;
+    let mut never_ran = 0;
+    for (id, report) in &cases {
+        never_ran += usize::from(report.get("testCaseResult").is_none());
+        write(&cases_dir.join(format!("{}.json", file_name(id))), report)?;
+    }
+
+    record_environment(pts, substrate, client, settings, out).await?;
+    package(out, &settings.release)?;
+    Ok(PtsRun {
+        dir: out.to_path_buf(),
+        complete: true,
+        profiles: lines,
+        test_cases: cases.len(),
+        never_ran,
+    })
+}
+
+/// Fetches one document per key, at most `parallelism` at a time, in key order.
+async fn fetch_all<'a, T, F, Fut>(
+    keys: &[String],
+    parallelism: usize,
+    fetch: F,
+) -> Result<Vec<T>, EgeriaError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, EgeriaError>> + 'a,
+{
+    futures::stream::iter(keys.iter().cloned().map(fetch))
+        .buffered(parallelism.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+fn profile_line(name: &str, report: &Value) -> ProfileLine {
+    let evidence = |kind: &str| -> Vec<Value> {
+        report["profileResult"]["requirementResults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r[kind].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let mut times: Vec<u64> = evidence("positiveTestEvidence")
+        .iter()
+        .filter_map(|e| e["elapsedTime"].as_u64())
+        .collect();
+    let failed = evidence("negativeTestEvidence").len();
+    times.sort_unstable();
+    let median_ms = match times.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(times[n / 2] as f64),
+        n => Some((times[n / 2 - 1] + times[n / 2]) as f64 / 2.0),
+    };
+    ProfileLine {
+        profile: name.to_string(),
+        calls: times.len() + failed,
+        failed,
+        median_ms,
+    }
+}
+
+/// §2 step 9: both servers' configuration and cohort registrations, under upstream's names.
+async fn record_environment<S: Substrate>(
+    pts: &Platform,
+    substrate: &S,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    out: &Path,
+) -> Result<(), PtsError> {
+    let service = client.platform("crux service", &substrate.endpoints().connector_service_url);
+    let cohort = &settings.cohort;
+    for (platform, server, label) in [
+        (pts, settings.pts_server.as_str(), "pts"),
+        (&service, settings.connector_server.as_str(), "crux"),
+    ] {
+        let config = platform.admin(server).configuration_response().await?;
+        write(&out.join(format!("omag.server.{label}.config")), &config)?;
+        let local = platform
+            .metadata_highway(server, "local-registration")
+            .await?;
+        write(&out.join(format!("cohort.{cohort}.{label}.local")), &local)?;
+        let remote = platform
+            .metadata_highway(server, &format!("cohorts/{cohort}/remote-members"))
+            .await?;
+        write(
+            &out.join(format!("cohort.{cohort}.{label}.remote")),
+            &remote,
+        )?;
+    }
+    Ok(())
+}
+
+/// `pd.tar.gz`, `tcd.tar.gz` and `<release>.tar.gz` holding everything, as upstream.
+fn package(out: &Path, release: &str) -> Result<(), PtsError> {
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| PtsError::Write { path, error }
+    };
+    for (folder, archive) in [
+        ("profile-details", "pd.tar.gz"),
+        ("test-case-details", "tcd.tar.gz"),
+    ] {
+        let target = out.join(archive);
+        tar_files(&target, out, &[folder]).map_err(fail(&target))?;
+    }
+    let mut top: Vec<String> = std::fs::read_dir(out)
+        .map_err(fail(out))?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    let release_archive = out.join(format!("{release}.tar.gz"));
+    let refs: Vec<&str> = top.iter().map(String::as_str).collect();
+    tar_files(&release_archive, out, &refs).map_err(fail(&release_archive))
+}
+
+/// Writes `target` holding the given files or folders (one level) of `base`.
+fn tar_files(target: &Path, base: &Path, entries: &[&str]) -> std::io::Result<()> {
+    let mut writer = TarGzWriter::new(std::fs::File::create(target)?);
+    for entry in entries {
+        let path = base.join(entry);
+        if path.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(&path)?.filter_map(Result::ok).collect();
+            files.sort_by_key(|f| f.file_name());
+            for file in files {
+                let name = format!("{entry}/{}", file.file_name().to_string_lossy());
+                writer.add_file(&name, &std::fs::read(file.path())?)?;
+            }
+        } else {
+            writer.add_file(entry, &std::fs::read(&path)?)?;
+        }
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+pub fn render_table(run: &PtsRun) -> String {
+    let mut out = format!(
+        "{:<32} {:>7} {:>7} {:>10}\n",
+        "PROFILE", "CALLS", "FAILED", "MEDIAN ms"
+    );
+    for line in run.profiles.iter().filter(|l| l.calls > 0) {
+        out.push_str(&format!(
+            "{:<32} {:>7} {:>7} {:>10}\n",
+            line.profile,
+            line.calls,
+            line.failed,
+            line.median_ms
+                .map(|m| format!("{m:.1}"))
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn file_names_replace_spaces_and_angle_brackets() {
+        assert_eq!(file_name("Entity creation"), "Entity_creation");
+        assert_eq!(file_name("case-<Glossary>"), "case-_Glossary_");
+    }
+
+    #[test]
+    fn profile_lines_count_failures_and_take_the_median() {
+        let report = json!({"profileResult": {"requirementResults": [{
+            "positiveTestEvidence": [{"elapsedTime": 5}, {"elapsedTime": 1}, {"elapsedTime": 3}, {"elapsedTime": 9}],
+            "negativeTestEvidence": [{"elapsedTime": 100}],
+        }]}});
+        let line = profile_line("Entity creation", &report);
+        assert_eq!(line.calls, 5);
+        assert_eq!(line.failed, 1);
+        assert_eq!(line.median_ms, Some(4.0));
+        let never = profile_line("Entity purge", &json!({"profileResult": {}}));
+        assert_eq!((never.calls, never.median_ms), (0, None));
+    }
+}
