@@ -232,18 +232,8 @@ async fn collect<S: Substrate>(
         lines.push(profile_line(name, report));
     }
 
-    let ids = pts.test_case_ids(server).await?;
-    let cases: Vec<(String, Value)> = fetch_all(&ids, options.parallelism, |id| async move {
-        pts.test_case_report(server, &id)
-            .await
-            .map(|report| (id, report))
-    })
-    .await?;
-    let mut never_ran = 0;
-    for (id, report) in &cases {
-        never_ran += usize::from(report.get("testCaseResult").is_none());
-        write(&cases_dir.join(format!("{}.json", file_name(id))), report)?;
-    }
+    let (test_cases, never_ran) =
+        collect_test_cases(pts, server, &cases_dir, options.parallelism).await?;
 
     record_environment(pts, substrate, client, settings, out).await?;
     package(out, &settings.release)?;
@@ -251,9 +241,30 @@ async fn collect<S: Substrate>(
         dir: out.to_path_buf(),
         complete: true,
         profiles: lines,
-        test_cases: cases.len(),
+        test_cases,
         never_ran,
     })
+}
+
+/// Fetches every test case's report (bounded concurrency) into `dir`; returns how many
+/// there were and how many never ran.
+pub async fn collect_test_cases(
+    pts: &Platform,
+    server: &str,
+    dir: &Path,
+    parallelism: usize,
+) -> Result<(usize, usize), PtsError> {
+    let ids = pts.test_case_ids(server).await?;
+    let cases: Vec<(String, Value)> = fetch_all(&ids, parallelism, |id| async move {
+        pts.test_case_report(server, &id).await.map(|report| (id, report))
+    })
+    .await?;
+    let mut never_ran = 0;
+    for (id, report) in &cases {
+        never_ran += usize::from(report.get("testCaseResult").is_none());
+        write(&dir.join(format!("{}.json", file_name(id))), report)?;
+    }
+    Ok((cases.len(), never_ran))
 }
 
 /// Fetches one document per key, at most `parallelism` at a time, in key order.

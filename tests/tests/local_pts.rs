@@ -232,3 +232,111 @@ async fn pts_runs_through_the_balancer_and_results_come_back_in_upstream_format(
     assert_eq!(add_entity["count"], json!(n * ENTITY_TYPES));
     lab.xtask(&["pts"]).assert_fails_with("never overwritten");
 }
+
+/// Counts failed calls recorded in a run's profile details.
+fn negative_evidence(pts: &Path) -> usize {
+    std::fs::read_dir(pts.join("profile-details"))
+        .unwrap()
+        .map(|entry| read(&entry.unwrap().path()))
+        .flat_map(|profile| {
+            profile["profileResult"]["requirementResults"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|requirement| {
+            requirement["negativeTestEvidence"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
+    let lab = TestLab::new("127.84");
+    lab.up(&["--replicas", "3"]).assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    let state = lab.state().unwrap();
+    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+
+    // Kill a connector pod while the workload runs: the run completes and its failed-call
+    // count is exactly what the evidence records.
+    let out = lab.dir.path().join("with-kill");
+    let mut pts = lab
+        .command(&[
+            "pts",
+            "--instances-per-type",
+            "30",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let victim = substrate
+        .list_pods()
+        .await
+        .unwrap()
+        .with_role(Role::Connector)
+        .next()
+        .unwrap()
+        .name
+        .clone();
+    let stats_before = substrate.connector_service_stats().await.unwrap();
+    lab::wait::poll_until(
+        "the PTS workload to reach the connectors",
+        Duration::from_secs(30),
+        || async {
+            let stats = substrate
+                .connector_service_stats()
+                .await
+                .map_err(|e| e.to_string())?;
+            let total: u64 = stats.connections.values().sum();
+            let before: u64 = stats_before.connections.values().sum();
+            if total > before + 20 {
+                Ok(())
+            } else {
+                Err(format!("{total} connections"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    substrate.kill_pod(&victim).await.unwrap();
+    let output = tokio::task::spawn_blocking(move || pts.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let failed = negative_evidence(&out);
+    assert!(
+        stdout.contains(&format!("{failed} failed calls")),
+        "{stdout}"
+    );
+    assert!(!out.join("INCOMPLETE.json").exists());
+
+    // A PTS that cannot finish before the deadline: partial results, marked, non-zero exit.
+    let partial = lab.dir.path().join("partial");
+    lab.xtask(&[
+        "pts",
+        "--instances-per-type",
+        "500",
+        "--timeout",
+        "1s",
+        "--out",
+        partial.to_str().unwrap(),
+    ])
+    .assert_fails_with("did not complete within 1s");
+    assert!(partial.join("INCOMPLETE.json").exists());
+    assert_eq!(
+        read(&partial.join("openmetadata_cts_summary.json"))["relatedHTTPCode"],
+        200
+    );
+}

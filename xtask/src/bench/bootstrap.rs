@@ -34,13 +34,7 @@ struct Row {
 
 pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
     let bin_dir = crate::paths::lab_binaries()?;
-    let root = crate::paths::lab_dir(None)
-        .root()
-        .join("bench")
-        .join(lab::runs::new_run_id(
-            "bootstrap",
-            std::time::SystemTime::now(),
-        ));
+    let root = super::run_folder("bootstrap")?;
     let mut rows = Vec::new();
     for &replicas in &bench.replicas {
         let lab_dir = LabDir::new(root.join(format!("replicas-{replicas}")));
