@@ -263,7 +263,7 @@ async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
     // Kill a connector pod while the workload runs: the run completes and its failed-call
     // count is exactly what the evidence records.
     let out = lab.dir.path().join("with-kill");
-    let mut pts = lab
+    let pts = lab
         .command(&[
             "pts",
             "--instances-per-type",
