@@ -256,7 +256,9 @@ pub async fn collect_test_cases(
 ) -> Result<(usize, usize), PtsError> {
     let ids = pts.test_case_ids(server).await?;
     let cases: Vec<(String, Value)> = fetch_all(&ids, parallelism, |id| async move {
-        pts.test_case_report(server, &id).await.map(|report| (id, report))
+        pts.test_case_report(server, &id)
+            .await
+            .map(|report| (id, report))
     })
     .await?;
     let mut never_ran = 0;

@@ -268,6 +268,8 @@ async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
             "pts",
             "--instances-per-type",
             "30",
+            "--skip-profile",
+            "Entity search",
             "--out",
             out.to_str().unwrap(),
         ])
@@ -321,6 +323,16 @@ async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
         "{stdout}"
     );
     assert!(!out.join("INCOMPLETE.json").exists());
+    // The skipped profile did not run, and its test cases are listed as never run.
+    let search = read(&out.join("profile-details/Entity_search.json"));
+    assert_eq!(
+        search["profileResult"]["conformanceStatus"], "UNKNOWN_STATUS",
+        "{stdout}"
+    );
+    let never_ran =
+        read(&out.join("test-case-details/repository-entity-search-performance-Glossary.json"));
+    assert!(never_ran.get("testCaseResult").is_none(), "{never_ran}");
+    assert!(stdout.contains("4 never ran"), "{stdout}");
 
     // A PTS that cannot finish before the deadline: partial results, marked, non-zero exit.
     let partial = lab.dir.path().join("partial");
