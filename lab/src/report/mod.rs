@@ -9,6 +9,7 @@
 
 pub mod archive;
 mod compare;
+mod json;
 mod profile;
 mod render;
 mod source;
@@ -16,10 +17,11 @@ mod stats;
 mod svg;
 
 pub use compare::{Comparison, PairChange, PairKey, Spread, compare};
+pub use json::JsonError;
 pub use source::Origin;
 pub use stats::Figures;
 
-use profile::{ProfileDetails, read_profile};
+use profile::{ProfileDetails, read_profile, read_test_case_ran};
 use serde::{Deserialize, Serialize};
 use source::{DocumentKind, Scan};
 use stats::Timings;
@@ -27,6 +29,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+/// How much the document buffer grows by when a document does not fit.
+const GROWTH_BYTES: usize = 1024 * 1024;
 /// The profile whose discovered properties describe the run's environment.
 const ENVIRONMENT_PROFILE: &str = "Environment";
 
@@ -43,30 +47,9 @@ pub enum ReportError {
     #[error("{origin}: cannot read: {error}")]
     Read { origin: Origin, error: io::Error },
     #[error("{origin}: not a PTS document of the expected shape: {error}")]
-    Json {
-        origin: Origin,
-        error: serde_json::Error,
-    },
+    Json { origin: Origin, error: JsonError },
     #[error("cannot write {path}: {error}")]
     Write { path: PathBuf, error: io::Error },
-}
-
-impl ReportError {
-    /// A JSON error caused by the stream underneath (a corrupt or truncated archive) is a
-    /// read error, not a shape error.
-    fn from_json(origin: &Origin, error: serde_json::Error) -> Self {
-        if error.is_io() {
-            ReportError::Read {
-                origin: origin.clone(),
-                error: error.into(),
-            }
-        } else {
-            ReportError::Json {
-                origin: origin.clone(),
-                error,
-            }
-        }
-    }
 }
 
 /// One (profile, method) pair and its figures.
@@ -112,20 +95,13 @@ pub fn analyse(path: &Path) -> Result<Summary, ReportError> {
 
 #[derive(Default)]
 struct Collector {
-    /// One profile document at a time, reused: parsing from memory is several times faster
-    /// than serde_json's byte-by-byte reader, and memory stays bounded by the largest file.
+    /// One document at a time, reused: it is read whole, then walked in memory (much faster
+    /// than parsing from a stream), so memory stays bounded by the largest file.
     document: Vec<u8>,
     timings: BTreeMap<(String, String), Timings>,
     environment: BTreeMap<String, serde_json::Value>,
     not_run_profiles: BTreeSet<String>,
     not_run_test_cases: usize,
-}
-
-/// A test case that never ran is only `{class, relatedHTTPCode}`: no `testCaseResult`.
-#[derive(Deserialize)]
-struct TestCaseReport {
-    #[serde(rename = "testCaseResult")]
-    result: Option<serde::de::IgnoredAny>,
 }
 
 impl Collector {
@@ -135,23 +111,23 @@ impl Collector {
         origin: &Origin,
         reader: &mut dyn Read,
     ) -> Result<(), ReportError> {
-        self.document.clear();
-        reader
-            .read_to_end(&mut self.document)
-            .map_err(|error| ReportError::Read {
+        let length =
+            read_reusing(reader, &mut self.document).map_err(|error| ReportError::Read {
                 origin: origin.clone(),
                 error,
             })?;
-        let parse_error = |error| ReportError::from_json(origin, error);
+        let document = &self.document[..length];
+        let parse_error = |error| ReportError::Json {
+            origin: origin.clone(),
+            error,
+        };
         match kind {
             DocumentKind::Profile => {
-                let details = read_profile(&self.document).map_err(parse_error)?;
+                let details = read_profile(document).map_err(parse_error)?;
                 self.add_profile(details);
             }
             DocumentKind::TestCase => {
-                let report: TestCaseReport =
-                    serde_json::from_slice(&self.document).map_err(parse_error)?;
-                if report.result.is_none() {
+                if !read_test_case_ran(document).map_err(parse_error)? {
                     self.not_run_test_cases += 1;
                 }
             }
@@ -197,6 +173,24 @@ impl Collector {
             not_run_profiles: self.not_run_profiles.into_iter().collect(),
             not_run_test_cases: self.not_run_test_cases,
             notes,
+        }
+    }
+}
+
+/// Reads `reader` to its end into the start of `buffer`; returns the length read. Unlike
+/// `read_to_end` into a cleared vector, this does not zero the buffer again for every
+/// document, only when it grows (a step at a time, so no untouched tail becomes resident).
+fn read_reusing(reader: &mut dyn Read, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let mut length = 0;
+    loop {
+        if length == buffer.len() {
+            buffer.resize(length + GROWTH_BYTES, 0);
+        }
+        match reader.read(&mut buffer[length..]) {
+            Ok(0) => return Ok(length),
+            Ok(read) => length += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
         }
     }
 }

@@ -1,16 +1,14 @@
 //! Reading one `profile-details/<Profile>.json` (ARCHITECTURE §3).
 //!
-//! The evidence lists are the bulk of a result set, so they are never built as a whole: a
-//! chain of serde seeds walks `profileResult.requirementResults[].positiveTestEvidence[]`
-//! and hands each item to the accumulator as it is read, its strings borrowed from the
-//! document. Every field not needed is skipped unparsed.
+//! The evidence lists are the bulk of a result set, so they are never built as a whole:
+//! the reader walks `profileResult.requirementResults[].positiveTestEvidence[]` and hands
+//! each item to the accumulator as it is read, its strings borrowed from the document.
+//! Every field not needed is skipped unparsed (but checked).
 
+use super::json::{Reader, Result};
 use super::stats::Timings;
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The status of a profile that did not run.
 const NOT_RUN_STATUS: &str = "UNKNOWN_STATUS";
@@ -26,51 +24,168 @@ pub(crate) struct ProfileDetails {
     pub discovered: Vec<(String, serde_json::Value)>,
 }
 
-/// Parses one profile-details document.
-pub(crate) fn read_profile(document: &[u8]) -> Result<ProfileDetails, serde_json::Error> {
+/// Parses one profile-details document: `{class, relatedHTTPCode, profileResult}`.
+pub(crate) fn read_profile(document: &[u8]) -> Result<ProfileDetails> {
+    let mut reader = Reader::new(document)?;
     let mut details = ProfileDetails::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(document);
-    ProfileFileSeed(&mut details).deserialize(&mut deserializer)?;
-    deserializer.end()?;
+    let mut seen = false;
+    reader.object(
+        "a profile report (an object with `profileResult`)",
+        |reader, key| {
+            if key != "profileResult" {
+                return reader.skip().map(drop);
+            }
+            seen = true;
+            details.read_result(reader)
+        },
+    )?;
+    if !seen {
+        return Err(reader.error("missing field `profileResult`"));
+    }
+    reader.end()?;
     Ok(details)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// Whether a test-case-details document ran: one that never ran is only
+/// `{class, relatedHTTPCode}`, with no `testCaseResult`.
+pub(crate) fn read_test_case_ran(document: &[u8]) -> Result<bool> {
+    let mut reader = Reader::new(document)?;
+    let mut ran = false;
+    reader.object("a test case report", |reader, key| {
+        if key == "testCaseResult" {
+            ran = reader.optional(Reader::skip)?.is_some();
+        } else {
+            reader.skip()?;
+        }
+        Ok(())
+    })?;
+    reader.end()?;
+    Ok(ran)
+}
+
 enum EvidenceType {
     SuccessfulAssertion,
     DiscoveredProperty,
-    #[serde(other)]
     Other,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields of one evidence item that the report reads; `None` when absent (the inner
+/// `None` of a nullable field: present but null).
+#[derive(Default)]
 struct Evidence<'a> {
-    test_evidence_type: EvidenceType,
-    #[serde(borrow)]
-    assertion_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    method_name: Option<Cow<'a, str>>,
-    elapsed_time: Option<u64>,
-    property_name: Option<String>,
-    property_value: Option<serde_json::Value>,
+    kind: Option<EvidenceType>,
+    assertion_id: Option<Option<Cow<'a, str>>>,
+    method_name: Option<Option<Cow<'a, str>>>,
+    elapsed_ms: Option<Option<u64>>,
+    property_name: Option<Option<Cow<'a, str>>>,
+    /// The value's JSON text, parsed only for a discovered property.
+    property_value: Option<&'a str>,
+}
+
+impl<'a> Evidence<'a> {
+    fn read(reader: &mut Reader<'a>) -> Result<Self> {
+        let mut evidence = Evidence::default();
+        reader.object("an evidence object", |reader, key| {
+            let string = |reader: &mut Reader<'a>| reader.optional(|r| r.string("a string"));
+            match key.as_ref() {
+                "testEvidenceType" => {
+                    let kind = match reader.string("an evidence type")?.as_ref() {
+                        "SUCCESSFUL_ASSERTION" => EvidenceType::SuccessfulAssertion,
+                        "DISCOVERED_PROPERTY" => EvidenceType::DiscoveredProperty,
+                        _ => EvidenceType::Other,
+                    };
+                    once(&mut evidence.kind, kind, &key, reader)
+                }
+                "assertionId" => once(&mut evidence.assertion_id, string(reader)?, &key, reader),
+                "methodName" => once(&mut evidence.method_name, string(reader)?, &key, reader),
+                "elapsedTime" => {
+                    let elapsed_ms = reader.optional(Reader::u64)?;
+                    once(&mut evidence.elapsed_ms, elapsed_ms, &key, reader)
+                }
+                "propertyName" => once(&mut evidence.property_name, string(reader)?, &key, reader),
+                "propertyValue" => once(&mut evidence.property_value, reader.skip()?, &key, reader),
+                _ => reader.skip().map(drop),
+            }
+        })?;
+        Ok(evidence)
+    }
+}
+
+/// Sets a field read from `key`; a key given twice is an error, as serde makes it.
+fn once<T>(field: &mut Option<T>, value: T, key: &str, reader: &Reader) -> Result<()> {
+    if field.is_some() {
+        return Err(reader.error(format_args!("duplicate field `{key}`")));
+    }
+    *field = Some(value);
+    Ok(())
 }
 
 impl ProfileDetails {
-    fn take<E: de::Error>(&mut self, evidence: Evidence) -> Result<(), E> {
-        match evidence.test_evidence_type {
+    /// `profileResult`: `name`, `conformanceStatus`, `requirementResults`.
+    fn read_result(&mut self, reader: &mut Reader) -> Result<()> {
+        let mut name = None;
+        let mut status = None;
+        let mut requirements = 0;
+        reader.object("a profile result object", |reader, key| {
+            match key.as_ref() {
+                "name" => name = Some(reader.string("a string")?),
+                "conformanceStatus" => status = Some(reader.string("a string")?),
+                "requirementResults" => {
+                    requirements = reader
+                        .optional(|reader| {
+                            reader.array("an array of requirement results", |reader| {
+                                self.read_requirement(reader)
+                            })
+                        })?
+                        .unwrap_or(0);
+                }
+                _ => {
+                    reader.skip()?;
+                }
+            }
+            Ok(())
+        })?;
+        let name = name.ok_or_else(|| reader.error("missing field `name`"))?;
+        self.name = name.into_owned();
+        self.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
+        Ok(())
+    }
+
+    /// One requirement: only its `positiveTestEvidence` matters; each item goes to the
+    /// accumulator as soon as it is read.
+    fn read_requirement(&mut self, reader: &mut Reader) -> Result<()> {
+        reader.object("a requirement result object", |reader, key| {
+            if key != "positiveTestEvidence" {
+                return reader.skip().map(drop);
+            }
+            reader.optional(|reader| {
+                reader.array("an array of test evidence", |reader| {
+                    let evidence = Evidence::read(reader)?;
+                    self.take(evidence, reader)
+                })
+            })?;
+            Ok(())
+        })
+    }
+
+    fn take(&mut self, evidence: Evidence, reader: &Reader) -> Result<()> {
+        let Some(kind) = evidence.kind else {
+            return Err(reader.error("missing field `testEvidenceType`"));
+        };
+        match kind {
             EvidenceType::SuccessfulAssertion => {
                 // Untimed assertions (the environment's, for one) carry no figures.
-                let Some(elapsed_ms) = evidence.elapsed_time else {
+                let Some(elapsed_ms) = evidence.elapsed_ms.flatten() else {
                     return Ok(());
                 };
                 let method = evidence
                     .method_name
-                    .ok_or_else(|| E::custom("timed evidence without `methodName`"))?;
+                    .flatten()
+                    .ok_or_else(|| reader.error("timed evidence without `methodName`"))?;
                 let assertion = evidence
                     .assertion_id
-                    .ok_or_else(|| E::custom("timed evidence without `assertionId`"))?;
+                    .flatten()
+                    .ok_or_else(|| reader.error("timed evidence without `assertionId`"))?;
                 // Look up before inserting: most calls are of a method already seen.
                 let timings = match self.timings_by_method.get_mut(method.as_ref()) {
                     Some(timings) => timings,
@@ -84,189 +199,17 @@ impl ProfileDetails {
             EvidenceType::DiscoveredProperty => {
                 let name = evidence
                     .property_name
-                    .ok_or_else(|| E::custom("discovered property without `propertyName`"))?;
-                let value = evidence.property_value.unwrap_or_default();
-                self.discovered.push((name, value));
+                    .flatten()
+                    .ok_or_else(|| reader.error("discovered property without `propertyName`"))?;
+                let value = match evidence.property_value {
+                    Some(text) => {
+                        serde_json::from_str(text).map_err(|error| reader.error(error))?
+                    }
+                    None => serde_json::Value::Null,
+                };
+                self.discovered.push((name.into_owned(), value));
             }
             EvidenceType::Other => {}
-        }
-        Ok(())
-    }
-}
-
-/// Visits a JSON object, handing each key to `on_key`, which reads its value.
-fn visit_object<'de, A: MapAccess<'de>>(
-    mut map: A,
-    mut on_key: impl FnMut(&str, &mut A) -> Result<(), A::Error>,
-) -> Result<(), A::Error> {
-    while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-        on_key(&key, &mut map)?;
-    }
-    Ok(())
-}
-
-/// The document: `{class, relatedHTTPCode, profileResult}`.
-struct ProfileFileSeed<'a>(&'a mut ProfileDetails);
-
-impl<'de> DeserializeSeed<'de> for ProfileFileSeed<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ProfileFileSeed<'_> {
-    type Value = ();
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a profile report (an object with `profileResult`)")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let details = self.0;
-        let mut seen = false;
-        visit_object(map, |key, map| {
-            if key == "profileResult" {
-                seen = true;
-                map.next_value_seed(ProfileResultSeed(&mut *details))
-            } else {
-                map.next_value::<IgnoredAny>().map(drop)
-            }
-        })?;
-        if !seen {
-            return Err(de::Error::missing_field("profileResult"));
-        }
-        Ok(())
-    }
-}
-
-/// `profileResult`: `name`, `conformanceStatus`, `requirementResults`.
-struct ProfileResultSeed<'a>(&'a mut ProfileDetails);
-
-impl<'de> DeserializeSeed<'de> for ProfileResultSeed<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ProfileResultSeed<'_> {
-    type Value = ();
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a profile result object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let details = self.0;
-        let mut name = None;
-        let mut status = None;
-        let mut requirements = 0;
-        visit_object(map, |key, map| {
-            match key {
-                "name" => name = Some(map.next_value::<String>()?),
-                "conformanceStatus" => status = Some(map.next_value::<String>()?),
-                "requirementResults" => {
-                    requirements = map.next_value_seed(RequirementListSeed(&mut *details))?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(())
-        })?;
-        details.name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        details.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
-        Ok(())
-    }
-}
-
-/// `requirementResults`: an array of requirements, or null; yields how many there were.
-struct RequirementListSeed<'a>(&'a mut ProfileDetails);
-
-impl<'de> DeserializeSeed<'de> for RequirementListSeed<'_> {
-    type Value = usize;
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RequirementListSeed<'_> {
-    type Value = usize;
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an array of requirement results")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<usize, E> {
-        Ok(0)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
-        Ok(0)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
-        let mut count = 0;
-        while seq
-            .next_element_seed(RequirementSeed(&mut *self.0))?
-            .is_some()
-        {
-            count += 1;
-        }
-        Ok(count)
-    }
-}
-
-/// One requirement: only its `positiveTestEvidence` matters.
-struct RequirementSeed<'a>(&'a mut ProfileDetails);
-
-impl<'de> DeserializeSeed<'de> for RequirementSeed<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RequirementSeed<'_> {
-    type Value = ();
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a requirement result object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let details = self.0;
-        visit_object(map, |key, map| {
-            if key == "positiveTestEvidence" {
-                map.next_value_seed(EvidenceListSeed(&mut *details))
-            } else {
-                map.next_value::<IgnoredAny>().map(drop)
-            }
-        })
-    }
-}
-
-/// `positiveTestEvidence`: each item goes to the accumulator as soon as it is read.
-struct EvidenceListSeed<'a>(&'a mut ProfileDetails);
-
-impl<'de> DeserializeSeed<'de> for EvidenceListSeed<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EvidenceListSeed<'_> {
-    type Value = ();
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an array of test evidence")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(evidence) = seq.next_element::<Evidence<'de>>()? {
-            self.0.take(evidence)?;
         }
         Ok(())
     }
@@ -283,7 +226,7 @@ mod tests {
                "assertionId": assertion, "methodName": method, "elapsedTime": elapsed})
     }
 
-    fn parse(document: &serde_json::Value) -> Result<ProfileDetails, serde_json::Error> {
+    fn parse(document: &serde_json::Value) -> Result<ProfileDetails> {
         read_profile(document.to_string().as_bytes())
     }
 
@@ -362,7 +305,7 @@ mod tests {
     fn truncated_input_is_an_error() {
         let text = json!({"profileResult": {"name": "P"}}).to_string();
         let error = read_profile(&text.as_bytes()[..text.len() - 3]).unwrap_err();
-        assert!(error.is_eof(), "{error}");
+        assert!(error.to_string().contains("EOF while parsing"), "{error}");
     }
 
     /// Any JSON scalar, or one of the values the parser looks for.

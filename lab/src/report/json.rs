@@ -1,0 +1,443 @@
+//! A small pull reader of JSON text held in memory, for walking the few paths the report
+//! needs. It validates everything it passes over, as a full parser would, but builds
+//! nothing it is not asked for: profile documents are hundreds of megabytes of evidence
+//! of which a handful of fields per item matter, and skipping the rest unparsed is what
+//! makes the report fast.
+
+use serde::de::Unexpected;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Deeper nesting than this is refused, so no input can exhaust the stack (serde_json's
+/// limit).
+const MAX_DEPTH: usize = 128;
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// What is wrong with a document, and where (1-based line and column, in bytes).
+#[derive(Debug)]
+pub struct JsonError {
+    message: String,
+    line: usize,
+    column: usize,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.message, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+pub(crate) type Result<T> = std::result::Result<T, JsonError>;
+
+/// A position in a JSON document, moved forward by reading or skipping values.
+pub(crate) struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Fails when `document` is not UTF-8; checked once here, so strings need no check.
+    pub fn new(document: &'a [u8]) -> Result<Self> {
+        match std::str::from_utf8(document) {
+            Ok(text) => Ok(Reader {
+                text,
+                at: 0,
+                depth: 0,
+            }),
+            Err(error) => Err(error_at(document, error.valid_up_to(), "invalid UTF-8")),
+        }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    pub fn error(&self, message: impl fmt::Display) -> JsonError {
+        error_at(self.bytes(), self.at, message)
+    }
+
+    /// Moves past whitespace; returns the byte after it, if any.
+    fn skip_whitespace(&mut self) -> Option<u8> {
+        while let Some(&byte) = self.bytes().get(self.at) {
+            if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// The next byte that is not whitespace, not consumed.
+    fn peek(&mut self) -> Result<u8> {
+        self.skip_whitespace()
+            .ok_or_else(|| self.error("EOF while parsing a value"))
+    }
+
+    /// Fails unless only whitespace is left.
+    pub fn end(&mut self) -> Result<()> {
+        match self.skip_whitespace() {
+            Some(_) => Err(self.error("trailing characters")),
+            None => Ok(()),
+        }
+    }
+
+    /// `None` for `null`, else what `read` makes of the value.
+    pub fn optional<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        if self.peek()? == b'n' {
+            self.literal("null")?;
+            return Ok(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// An object, handing each key to `field`, which must read or skip its value.
+    pub fn object(
+        &mut self,
+        expected: &str,
+        mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
+    ) -> Result<()> {
+        self.nested(b'{', b'}', expected, |reader| {
+            let key = reader.string("a string key")?;
+            if reader.peek()? != b':' {
+                return Err(reader.error("expected `:`"));
+            }
+            reader.at += 1;
+            field(reader, key)
+        })
+    }
+
+    /// An array, handing each item to `item`; returns how many there were.
+    pub fn array(
+        &mut self,
+        expected: &str,
+        mut item: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<usize> {
+        let mut count = 0;
+        self.nested(b'[', b']', expected, |reader| {
+            count += 1;
+            item(reader)
+        })?;
+        Ok(count)
+    }
+
+    /// `open`, then members separated by commas, then `close`.
+    fn nested(
+        &mut self,
+        open: u8,
+        close: u8,
+        expected: &str,
+        mut member: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        if self.peek()? != open {
+            return Err(self.unexpected(expected));
+        }
+        if self.depth == MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.depth += 1;
+        self.at += 1;
+        if self.peek()? != close {
+            loop {
+                member(self)?;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    byte if byte == close => break,
+                    _ => {
+                        let close = char::from(close);
+                        return Err(self.error(format_args!("expected `,` or `{close}`")));
+                    }
+                }
+            }
+        }
+        self.at += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A string, borrowed from the document unless it has escapes.
+    pub fn string(&mut self, expected: &str) -> Result<Cow<'a, str>> {
+        if self.peek()? != b'"' {
+            return Err(self.unexpected(expected));
+        }
+        let start = self.at;
+        let escaped = self.skip_string()?;
+        let quoted = &self.text[start..self.at];
+        if !escaped {
+            return Ok(Cow::Borrowed(&quoted[1..quoted.len() - 1]));
+        }
+        // Escapes are rare: serde_json decodes them, surrogate pairs and all.
+        serde_json::from_str(quoted)
+            .map(Cow::Owned)
+            .map_err(|error| error_at(self.bytes(), start, error))
+    }
+
+    /// An unsigned integer, as serde reads a `u64`.
+    pub fn u64(&mut self) -> Result<u64> {
+        if !self.peek()?.is_ascii_digit() {
+            return Err(self.unexpected("u64"));
+        }
+        let start = self.at;
+        self.skip_number()?;
+        let digits = &self.text[start..self.at];
+        match digits.parse() {
+            Ok(value) => Ok(value),
+            Err(_) => {
+                self.at = start;
+                Err(self.unexpected("u64"))
+            }
+        }
+    }
+
+    /// Skips one value of any kind, checking it is well formed; returns its text.
+    pub fn skip(&mut self) -> Result<&'a str> {
+        let first = self.peek()?;
+        let start = self.at;
+        match first {
+            b'"' => self.skip_string().map(drop)?,
+            b'{' => self.object("a value", |reader, _| reader.skip().map(drop))?,
+            b'[' => self
+                .array("a value", |reader| reader.skip().map(drop))
+                .map(drop)?,
+            b't' => self.literal("true")?,
+            b'f' => self.literal("false")?,
+            b'n' => self.literal("null")?,
+            b'-' | b'0'..=b'9' => self.skip_number()?,
+            _ => return Err(self.error("expected value")),
+        }
+        Ok(&self.text[start..self.at])
+    }
+
+    fn literal(&mut self, word: &str) -> Result<()> {
+        let end = self.at + word.len();
+        if self.bytes().get(self.at..end) != Some(word.as_bytes()) {
+            return Err(self.error("expected value"));
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    /// Past the closing quote of the string starting here; returns whether it had escapes.
+    fn skip_string(&mut self) -> Result<bool> {
+        let mut escaped = false;
+        self.at += 1;
+        loop {
+            self.at += special_offset(&self.bytes()[self.at..]);
+            match self.bytes().get(self.at) {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.skip_escape()?;
+                }
+                Some(_) => {
+                    return Err(self.error(
+                        "control character (\\u0000-\\u001F) found while parsing a string",
+                    ));
+                }
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
+    }
+
+    /// Past `\x` or `\uXXXX`.
+    fn skip_escape(&mut self) -> Result<()> {
+        let length = match self.bytes().get(self.at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
+            Some(b'u') => 6,
+            Some(_) => return Err(self.error("invalid escape")),
+            None => return Err(self.error("EOF while parsing a string")),
+        };
+        let hex = self.bytes().get(self.at + 2..self.at + length);
+        match hex {
+            Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => {
+                self.at += length;
+                Ok(())
+            }
+            Some(_) => Err(self.error("invalid escape")),
+            None => Err(self.error("EOF while parsing a string")),
+        }
+    }
+
+    /// Past a number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn skip_number(&mut self) -> Result<()> {
+        self.skip_if(|byte| byte == b'-');
+        match self.bytes().get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.skip_digits(),
+            Some(_) => return Err(self.error("invalid number")),
+            None => return Err(self.error("EOF while parsing a value")),
+        }
+        if self.skip_if(|byte| byte == b'.') {
+            self.require_digits()?;
+        }
+        if self.skip_if(|byte| byte == b'e' || byte == b'E') {
+            self.skip_if(|byte| byte == b'+' || byte == b'-');
+            self.require_digits()?;
+        }
+        Ok(())
+    }
+
+    fn skip_if(&mut self, wanted: impl Fn(u8) -> bool) -> bool {
+        let found = self.bytes().get(self.at).is_some_and(|&byte| wanted(byte));
+        self.at += usize::from(found);
+        found
+    }
+
+    fn skip_digits(&mut self) {
+        while self.skip_if(|byte| byte.is_ascii_digit()) {}
+    }
+
+    fn require_digits(&mut self) -> Result<()> {
+        if !self.skip_if(|byte| byte.is_ascii_digit()) {
+            return Err(self.error("invalid number"));
+        }
+        self.skip_digits();
+        Ok(())
+    }
+
+    /// "invalid type: string "slow", expected u64", serde's wording for a value of the
+    /// wrong kind, naming the value found here.
+    fn unexpected(&mut self, expected: &str) -> JsonError {
+        let start = self.at;
+        let message = match self.bytes().get(start) {
+            Some(b'"') => self
+                .string("a string")
+                .map(|text| invalid_type(Unexpected::Str(&text), expected)),
+            Some(b'-' | b'0'..=b'9') => self.skip_number().map(|()| {
+                let number = &self.text[start..self.at];
+                let found = match number.parse() {
+                    Ok(integer) => Unexpected::Signed(integer),
+                    Err(_) => Unexpected::Float(number.parse().unwrap_or(f64::NAN)),
+                };
+                invalid_type(found, expected)
+            }),
+            Some(b'{') => Ok(invalid_type(Unexpected::Map, expected)),
+            Some(b'[') => Ok(invalid_type(Unexpected::Seq, expected)),
+            Some(&byte @ (b't' | b'f')) => {
+                Ok(invalid_type(Unexpected::Bool(byte == b't'), expected))
+            }
+            Some(b'n') => Ok(invalid_type(Unexpected::Unit, expected)),
+            _ => Ok("expected value".to_owned()),
+        };
+        self.at = start;
+        match message {
+            Ok(message) => self.error(message),
+            Err(error) => error,
+        }
+    }
+}
+
+fn invalid_type(found: Unexpected, expected: &str) -> String {
+    format!("invalid type: {found}, expected {expected}")
+}
+
+fn error_at(bytes: &[u8], at: usize, message: impl fmt::Display) -> JsonError {
+    let before = &bytes[..at.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |n| n + 1);
+    JsonError {
+        message: message.to_string(),
+        line: 1 + before.iter().filter(|&&byte| byte == b'\n').count(),
+        column: 1 + before.len() - line_start,
+    }
+}
+
+/// The offset of the first `"`, `\\` or control character in `bytes` (its length if
+/// none), eight bytes at a time: strings are most of a document.
+fn special_offset(bytes: &[u8]) -> usize {
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (index, word) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*word);
+        // The lowest flagged byte of each mask is the first match (borrows only carry up).
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let found = zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            | below_space;
+        if found != 0 {
+            return index * 8 + (found.trailing_zeros() / 8) as usize;
+        }
+    }
+    let tail = rest
+        .iter()
+        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20);
+    words.len() * 8 + tail.unwrap_or(rest.len())
+}
+
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn special_bytes_are_found_anywhere_in_a_word() {
+        for length in 0..20 {
+            for at in 0..length {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[at] = special;
+                    if at + 1 < length {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(special_offset(&bytes), at, "{bytes:?}");
+                }
+            }
+            assert_eq!(special_offset(&vec![0xe9; length]), length);
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let mut reader = Reader::new(b"{\n  \"a\": tru }").unwrap();
+        let error = reader
+            .object("an object", |reader, _| reader.skip().map(drop))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "expected value at line 2 column 8");
+        let error = Reader::new(b"\"a\xff\"").err().unwrap();
+        assert_eq!(error.to_string(), "invalid UTF-8 at line 1 column 3");
+    }
+
+    #[test]
+    fn strings_with_escapes_are_decoded() {
+        let mut reader = Reader::new(br#""a\"b\u00e9\ud83d\ude00""#).unwrap();
+        assert_eq!(reader.string("a string").unwrap(), "a\"bé😀");
+    }
+
+    proptest! {
+        /// Skipping accepts exactly what serde_json accepts as a whole document.
+        #[test]
+        fn skip_agrees_with_serde_json(text in r#"[ \[\]{}",:0-9.eE+\-a-z\\/\x00-\x1f]{0,24}"#) {
+            let skipped = Reader::new(text.as_bytes())
+                .and_then(|mut reader| reader.skip().map(drop).and_then(|()| reader.end()));
+            let parsed = serde_json::from_str::<serde::de::IgnoredAny>(&text);
+            prop_assert_eq!(skipped.is_ok(), parsed.is_ok(), "{:?} {:?}", skipped, parsed);
+        }
+
+        #[test]
+        fn skip_agrees_on_json_values(value in any::<i32>().prop_map(serde_json::Value::from)
+            .prop_recursive(4, 32, 4, |inner| prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z\"\\\\\u{e9}]{0,3}", inner, 0..4)
+                    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+            ])) {
+            let text = value.to_string();
+            let mut reader = Reader::new(text.as_bytes()).unwrap();
+            prop_assert_eq!(reader.skip().unwrap(), text.as_str());
+        }
+    }
+}
