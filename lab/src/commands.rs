@@ -22,8 +22,23 @@ pub struct BootstrapArgs {
     pub parallel: u16,
 }
 
+impl BootstrapArgs {
+    /// The same arguments as a command line, for running `lab bootstrap` elsewhere.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "bootstrap".into(),
+            "--platform-timeout".into(),
+            humantime::format_duration(self.platform_timeout).to_string(),
+            "--start-timeout".into(),
+            humantime::format_duration(self.start_timeout).to_string(),
+            "--parallel".into(),
+            self.parallel.to_string(),
+        ]
+    }
+}
+
 pub async fn bootstrap_command(dir: LabDir, args: &BootstrapArgs) -> anyhow::Result<()> {
-    let session = Session::open(dir)?;
+    let session = Session::open(dir).await?;
     let options = BootstrapOptions {
         platform_deadline: args.platform_timeout,
         start_deadline: args.start_timeout,
@@ -66,7 +81,7 @@ pub struct StatusArgs {
 }
 
 pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()> {
-    let session = Session::open(dir)?;
+    let session = Session::open(dir).await?;
     let rows = crate::status::collect(&session.substrate, &session.client, &session.state.settings)
         .await?;
     if args.json {
@@ -76,7 +91,7 @@ pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()
             "lab {} (run {}, substrate {}), connector service {}",
             session.state.settings.release,
             session.state.run_id,
-            session.state.substrate.label(),
+            session.state.kind().label(),
             session.state.endpoints.connector_service_url
         );
         print!("{}", crate::status::render_table(&rows));
@@ -109,9 +124,34 @@ pub struct PtsArgs {
     pub collect_parallel: u16,
 }
 
+impl PtsArgs {
+    /// The same arguments as a command line (less the host-side `--out`), for running
+    /// `lab pts` elsewhere.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "pts".into(),
+            "--instances-per-type".into(),
+            self.instances_per_type.to_string(),
+            "--max-search-results".into(),
+            self.max_search_results.to_string(),
+            "--wait-between-scenarios".into(),
+            self.wait_between_scenarios.to_string(),
+            "--timeout".into(),
+            humantime::format_duration(self.timeout).to_string(),
+            "--collect-parallel".into(),
+            self.collect_parallel.to_string(),
+        ];
+        for profile in &self.skip_profiles {
+            args.push("--skip-profile".into());
+            args.push(profile.clone());
+        }
+        args
+    }
+}
+
 pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
     crate::egeria::pts::check_profile_names(&args.skip_profiles).map_err(anyhow::Error::msg)?;
-    let session = Session::open(dir)?;
+    let session = Session::open(dir).await?;
     let settings = &session.state.settings;
     let options = crate::pts::PtsOptions {
         workbench: crate::egeria::pts::WorkbenchConfig {
@@ -158,4 +198,51 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    enum Cli {
+        Bootstrap(BootstrapArgs),
+        Pts(PtsArgs),
+    }
+
+    /// What runs in the runner pod must be exactly what the user asked for here.
+    #[test]
+    fn arguments_survive_the_round_trip_to_a_command_line() {
+        let Cli::Pts(pts) = Cli::parse_from([
+            "lab",
+            "pts",
+            "--instances-per-type",
+            "7",
+            "--skip-profile",
+            "Graph queries",
+            "--timeout",
+            "90s",
+        ]) else {
+            panic!("not pts");
+        };
+        let Cli::Pts(again) =
+            Cli::parse_from(std::iter::once("lab".to_string()).chain(pts.to_args()))
+        else {
+            panic!("not pts");
+        };
+        assert_eq!(again.to_args(), pts.to_args());
+        assert_eq!(again.skip_profiles, ["Graph queries"]);
+        assert_eq!(again.timeout, Duration::from_secs(90));
+        let Cli::Bootstrap(bootstrap) = Cli::parse_from(["lab", "bootstrap", "--parallel", "3"])
+        else {
+            panic!("not bootstrap");
+        };
+        let Cli::Bootstrap(again) =
+            Cli::parse_from(std::iter::once("lab".to_string()).chain(bootstrap.to_args()))
+        else {
+            panic!("not bootstrap");
+        };
+        assert_eq!(again.parallel, 3);
+    }
 }

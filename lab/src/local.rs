@@ -6,7 +6,7 @@ use crate::control_plane::{ControlPlaneSpec, PodSpec};
 use crate::prereq::{self, Check};
 use crate::runs;
 use crate::settings::{LabSettings, SettingsError};
-use crate::state::{LabDir, LabState, LocalState, StateError, SubstrateKind};
+use crate::state::{LabDir, LabState, LocalState, StateError, SubstrateState};
 use crate::substrate::local::LocalSubstrate;
 use crate::substrate::{Endpoints, PodPhase, Role, Substrate};
 use crate::wait::{DeadlineExceeded, poll_until};
@@ -150,9 +150,9 @@ pub struct UpOptions {
 pub enum UpError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    #[error("missing prerequisite {}: {} (needed for {}).\n  Install it with: {}\n  (or run `cargo xtask doctor --fix`)",
+    #[error("missing prerequisite {}: {} (needed for {}).\n  Install it with: {}\n  (or run `cargo xtask doctor --substrate local --fix`)",
         .0.name, describe_miss(.0), .0.purpose, .0.install_command())]
-    Prerequisite(Check),
+    Prerequisite(Box<Check>),
     #[error("{path} is missing: build the lab first (`cargo build -p lab -p fixtures`)")]
     MissingBinary { path: PathBuf },
     #[error(
@@ -200,6 +200,7 @@ fn describe_miss(check: &Check) -> String {
             format!("{version} is too old, need {need}")
         }
         prereq::Outcome::Found { version, .. } => version.clone(),
+        prereq::Outcome::Unusable { detail } => detail.clone(),
     }
 }
 
@@ -214,7 +215,7 @@ pub async fn up(
     settings.validate()?;
     let nats = prereq::check_nats_server();
     let Some(nats_path) = nats.path().map(Path::to_path_buf) else {
-        return Err(UpError::Prerequisite(nats));
+        return Err(UpError::Prerequisite(Box::new(nats)));
     };
     let lab_binary = options.bin_dir.join(LAB_BINARY);
     let standin_binary = options.bin_dir.join(STANDIN_BINARY);
@@ -224,7 +225,12 @@ pub async fn up(
         }
     }
     if let Some(existing) = lab_dir.load_state()? {
-        if is_control_plane(existing.local.control_plane_pid) {
+        let running = match &existing.substrate {
+            SubstrateState::Local(local) => is_control_plane(local.control_plane_pid),
+            // A lab on another substrate is taken down by its own lab-down.
+            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => true,
+        };
+        if running {
             return Err(UpError::AlreadyUp {
                 release: existing.settings.release,
                 run_id: existing.run_id,
@@ -276,17 +282,16 @@ pub async fn up(
         golden_store_bootstrap: plan.golden_store_bootstrap(),
     };
     let state = LabState {
-        substrate: SubstrateKind::Local,
         settings: settings.clone(),
         run_id,
         run_dir: run_dir.clone(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         endpoints: endpoints.clone(),
-        local: LocalState {
+        substrate: SubstrateState::Local(LocalState {
             control_plane_pid: pid,
             api_address: plan.control_plane(),
             bin_dir: options.bin_dir.clone(),
-        },
+        }),
     };
     // Recorded before waiting, so that even an interrupted lab-up can be taken down.
     lab_dir.save_state(&state)?;
@@ -484,6 +489,8 @@ pub enum DownError {
     State(#[from] StateError),
     #[error("the control plane (pid {pid}) did not stop; stop it by hand with `kill {pid}`")]
     Stuck { pid: u32 },
+    #[error("the lab that is up runs on the {0} substrate, not the local one")]
+    OtherSubstrate(&'static str),
 }
 
 /// Stops everything `up` started: asks the control plane to stop its pods, then makes
@@ -496,8 +503,11 @@ pub async fn down(lab_dir: &LabDir) -> Result<DownReport, DownError> {
             stragglers_killed: 0,
         });
     };
-    let pid = state.local.control_plane_pid;
-    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let Some(local) = state.local() else {
+        return Err(DownError::OtherSubstrate(state.kind().label()));
+    };
+    let pid = local.control_plane_pid;
+    let substrate = LocalSubstrate::new(local.api_address, state.endpoints.clone());
     let pod_processes: Vec<(u32, String)> = match substrate.list_pods().await {
         Ok(list) => list
             .pods

@@ -38,6 +38,14 @@ enum Command {
     Status(StatusArgs),
     /// Run the Performance Test Suite through the connector service and collect its results.
     Pts(PtsArgs),
+    /// In the runner pod: record the lab from the chart's configuration, then wait.
+    Runner {
+        /// The chart's lab.json.
+        #[arg(long, env = "EGERIA_HA_LAB_CONFIG", default_value = lab::runner::CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Write a tar of the current run folder to stdout (how cargo xtask fetches results).
+    ExportRun,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +66,8 @@ fn main() -> anyhow::Result<()> {
         Command::Bootstrap(args) => runtime()?.block_on(bootstrap_command(dir, &args)),
         Command::Status(args) => runtime()?.block_on(status_command(dir, &args)),
         Command::Pts(args) => runtime()?.block_on(pts_command(dir, &args)),
+        Command::Runner { config } => runtime()?.block_on(lab::runner::runner_command(dir, config)),
+        Command::ExportRun => lab::runner::export_run(&dir, std::io::stdout().lock()),
     }
 }
 

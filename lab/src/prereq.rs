@@ -12,8 +12,16 @@ pub struct Check {
     /// Why the lab needs it.
     pub purpose: &'static str,
     pub outcome: Outcome,
-    /// Debian packages that provide it.
-    pub debian_packages: &'static [&'static str],
+    pub install: Install,
+}
+
+/// How a missing prerequisite is installed.
+#[derive(Debug, Clone)]
+pub enum Install {
+    /// Debian packages that provide it (what `doctor --fix` installs).
+    Debian(&'static [&'static str]),
+    /// Not packaged in Debian: what to do instead.
+    Manual(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +35,10 @@ pub enum Outcome {
         path: PathBuf,
         version: String,
         need: String,
+    },
+    /// Present but not usable as it is (a daemon not running, too little memory).
+    Unusable {
+        detail: String,
     },
 }
 
@@ -42,11 +54,26 @@ impl Check {
         }
     }
 
-    /// The one command that installs what is missing, for the user running the lab.
+    /// The one command (or step) that provides what is missing, for the user running the lab.
     pub fn install_command(&self) -> String {
-        let packages = self.debian_packages.join(" ");
-        let sudo = if is_root() { "" } else { "sudo " };
-        format!("{sudo}apt-get update && {sudo}apt-get install -y {packages}")
+        match &self.install {
+            Install::Debian(packages) => {
+                let sudo = if is_root() { "" } else { "sudo " };
+                format!(
+                    "{sudo}apt-get update && {sudo}apt-get install -y {}",
+                    packages.join(" ")
+                )
+            }
+            Install::Manual(how) => (*how).to_string(),
+        }
+    }
+
+    /// Debian packages `doctor --fix` may install for this check.
+    pub fn debian_packages(&self) -> &'static [&'static str] {
+        match self.install {
+            Install::Debian(packages) => packages,
+            Install::Manual(_) => &[],
+        }
     }
 }
 
@@ -90,7 +117,118 @@ pub fn check_nats_server() -> Check {
         name: "nats-server",
         purpose: "the golden store: a three-node JetStream cluster standing in for Kafka",
         outcome,
-        debian_packages: &["nats-server"],
+        install: Install::Debian(&["nats-server"]),
+    }
+}
+
+/// What the kind substrate needs: a running Docker daemon, `kind`, `helm`, and enough
+/// memory for the chosen preset.
+pub fn check_kind(memory_needed_gib: u64) -> Vec<Check> {
+    vec![
+        check_docker(),
+        check_version_of(
+            "kind",
+            &["version"],
+            "creates the lab's Kubernetes cluster in Docker",
+            Install::Manual(
+                "install kind (not packaged in Debian): see https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+            ),
+        ),
+        check_version_of(
+            "helm",
+            &["version", "--short"],
+            "installs the ec-ha-crux chart",
+            Install::Manual(
+                "install helm (not packaged in Debian): see https://helm.sh/docs/intro/install/",
+            ),
+        ),
+        check_memory(memory_needed_gib),
+    ]
+}
+
+fn check_version_of(
+    name: &'static str,
+    version_args: &[&str],
+    purpose: &'static str,
+    install: Install,
+) -> Check {
+    let outcome = match find_program(name) {
+        None => Outcome::Missing,
+        Some(path) => match Command::new(&path).args(version_args).output() {
+            Ok(out) if out.status.success() => Outcome::Found {
+                path,
+                version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            },
+            Ok(out) => Outcome::Unusable {
+                detail: format!(
+                    "`{name} {}` failed: {}",
+                    version_args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            },
+            Err(e) => Outcome::Unusable {
+                detail: e.to_string(),
+            },
+        },
+    };
+    Check {
+        name,
+        purpose,
+        outcome,
+        install,
+    }
+}
+
+fn check_docker() -> Check {
+    let mut check = check_version_of(
+        "docker",
+        &["info", "--format", "{{.ServerVersion}}"],
+        "runs the kind cluster's nodes and builds the runner image",
+        Install::Debian(&["docker.io"]),
+    );
+    if let Outcome::Unusable { detail } = &check.outcome {
+        check.outcome = Outcome::Unusable {
+            detail: format!(
+                "the Docker daemon is not reachable ({detail}); start it (e.g. `sudo systemctl start docker`) or use --substrate local"
+            ),
+        };
+    }
+    check
+}
+
+fn check_memory(needed_gib: u64) -> Check {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .unwrap_or(0);
+    let total_gib = total_kib / (1024 * 1024);
+    let outcome = if total_gib >= needed_gib {
+        Outcome::Found {
+            path: PathBuf::from("/proc/meminfo"),
+            version: format!("{total_gib} GiB"),
+        }
+    } else {
+        Outcome::Unusable {
+            detail: format!("{total_gib} GiB of memory; the chosen preset needs {needed_gib} GiB"),
+        }
+    };
+    Check {
+        name: "memory",
+        purpose: "room for the connector, Kafka and PTS pods",
+        outcome,
+        install: Install::Manual(
+            "pick a smaller preset, or fewer --replicas, or use --substrate local",
+        ),
     }
 }
 
@@ -130,12 +268,21 @@ mod tests {
     }
 
     #[test]
+    fn kind_checks_name_docker_kind_helm_and_memory() {
+        let names: Vec<&str> = check_kind(u64::MAX).iter().map(|c| c.name).collect();
+        assert_eq!(names, ["docker", "kind", "helm", "memory"]);
+        let memory = check_kind(u64::MAX).pop().unwrap();
+        assert!(!memory.is_ok());
+        assert!(memory.install_command().contains("--substrate local"));
+    }
+
+    #[test]
     fn install_command_names_the_package() {
         let check = Check {
             name: "nats-server",
             purpose: "",
             outcome: Outcome::Missing,
-            debian_packages: &["nats-server"],
+            install: Install::Debian(&["nats-server"]),
         };
         assert!(
             check

@@ -1,8 +1,12 @@
-//! An up-and-running lab, as the commands after `lab-up` find it.
+//! An up-and-running lab, as the runner commands after `lab-up` find it: on the local
+//! substrate from the host, or inside the cluster from the runner pod.
 
 use crate::egeria::EgeriaClient;
-use crate::state::{LabDir, LabState, StateError, SubstrateKind};
+use crate::state::{LabDir, LabState, StateError, SubstrateState};
+use crate::substrate::kube::KubeSubstrate;
 use crate::substrate::local::LocalSubstrate;
+use crate::substrate::{Endpoints, PodList, Substrate, SubstrateError};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -12,34 +16,61 @@ pub enum SessionError {
         "the lab recorded in {state} (run {run_id}) is no longer running; run `cargo xtask lab-down` to forget it, then `cargo xtask lab-up`"
     )]
     Gone { state: String, run_id: String },
+    #[error(
+        "the lab recorded in {0} runs on kind: its runner flows run inside the cluster's runner pod (use `cargo xtask`, which execs them there)"
+    )]
+    OnKind(String),
+    #[error("the runner cannot reach the Kubernetes API from inside the cluster: {0}")]
+    InCluster(String),
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// The substrate of the lab at hand.
+pub enum LabSubstrate {
+    Local(LocalSubstrate),
+    Kube(KubeSubstrate),
 }
 
 pub struct Session {
     pub dir: LabDir,
     pub state: LabState,
-    pub substrate: LocalSubstrate,
+    pub substrate: LabSubstrate,
     pub client: EgeriaClient,
 }
 
 impl Session {
-    pub fn open(dir: LabDir) -> Result<Self, SessionError> {
+    pub async fn open(dir: LabDir) -> Result<Self, SessionError> {
         let state_path = dir.state_path().display().to_string();
         let state = dir
             .load_state()?
             .ok_or_else(|| SessionError::NoLab(state_path.clone()))?;
-        match state.substrate {
-            SubstrateKind::Local => {
-                if !crate::local::is_control_plane(state.local.control_plane_pid) {
+        let substrate = match &state.substrate {
+            SubstrateState::Local(local) => {
+                if !crate::local::is_control_plane(local.control_plane_pid) {
                     return Err(SessionError::Gone {
                         state: state_path,
                         run_id: state.run_id,
                     });
                 }
+                LabSubstrate::Local(LocalSubstrate::new(
+                    local.api_address,
+                    state.endpoints.clone(),
+                ))
             }
-        }
-        let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+            SubstrateState::Kind(_) => return Err(SessionError::OnKind(state_path)),
+            SubstrateState::InCluster(cluster) => {
+                let client = crate::substrate::kube::in_cluster_client()
+                    .await
+                    .map_err(|e| SessionError::InCluster(e.to_string()))?;
+                LabSubstrate::Kube(KubeSubstrate::new(
+                    client,
+                    &cluster.namespace,
+                    &state.settings.release,
+                    state.endpoints.clone(),
+                ))
+            }
+        };
         let client = EgeriaClient::new(&state.settings.user);
         Ok(Self {
             dir,
@@ -47,5 +78,56 @@ impl Session {
             substrate,
             client,
         })
+    }
+}
+
+impl Substrate for LabSubstrate {
+    fn name(&self) -> &'static str {
+        match self {
+            LabSubstrate::Local(s) => s.name(),
+            LabSubstrate::Kube(s) => s.name(),
+        }
+    }
+
+    fn endpoints(&self) -> &Endpoints {
+        match self {
+            LabSubstrate::Local(s) => s.endpoints(),
+            LabSubstrate::Kube(s) => s.endpoints(),
+        }
+    }
+
+    async fn list_pods(&self) -> Result<PodList, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.list_pods().await,
+            LabSubstrate::Kube(s) => s.list_pods().await,
+        }
+    }
+
+    async fn watch_pods(&self, after: u64, timeout: Duration) -> Result<PodList, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.watch_pods(after, timeout).await,
+            LabSubstrate::Kube(s) => s.watch_pods(after, timeout).await,
+        }
+    }
+
+    async fn set_ready(&self, pod: &str, uid: &str, ready: bool) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.set_ready(pod, uid, ready).await,
+            LabSubstrate::Kube(s) => s.set_ready(pod, uid, ready).await,
+        }
+    }
+
+    async fn kill_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.kill_pod(pod).await,
+            LabSubstrate::Kube(s) => s.kill_pod(pod).await,
+        }
+    }
+
+    async fn delete_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.delete_pod(pod).await,
+            LabSubstrate::Kube(s) => s.delete_pod(pod).await,
+        }
     }
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SubstrateKind {
+    /// A kind cluster in Docker: real Egeria and Kafka from the Helm chart.
+    Kind,
     /// Processes on loopback addresses, supervised by the lab's control plane.
     Local,
 }
@@ -17,6 +19,7 @@ pub enum SubstrateKind {
 impl SubstrateKind {
     pub fn label(self) -> &'static str {
         match self {
+            SubstrateKind::Kind => "kind",
             SubstrateKind::Local => "local",
         }
     }
@@ -25,13 +28,56 @@ impl SubstrateKind {
 /// What `lab-up` started, so that every later command (and `lab-down`) finds it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabState {
-    pub substrate: SubstrateKind,
     pub settings: LabSettings,
     pub run_id: String,
     pub run_dir: PathBuf,
     pub created_at: String,
     pub endpoints: Endpoints,
-    pub local: LocalState,
+    pub substrate: SubstrateState,
+}
+
+/// What each substrate needs to find its lab again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SubstrateState {
+    Local(LocalState),
+    /// The host's record of a lab on kind.
+    Kind(KindState),
+    /// The runner pod's record of the lab it runs in.
+    InCluster(InClusterState),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InClusterState {
+    pub namespace: String,
+}
+
+impl LabState {
+    pub fn kind(&self) -> SubstrateKind {
+        match self.substrate {
+            SubstrateState::Local(_) => SubstrateKind::Local,
+            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => SubstrateKind::Kind,
+        }
+    }
+
+    pub fn local(&self) -> Option<&LocalState> {
+        match &self.substrate {
+            SubstrateState::Local(local) => Some(local),
+            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KindState {
+    pub cluster: String,
+    /// The cluster's own kubeconfig, written by kind for the lab: the lab never reads the
+    /// user's default kubeconfig or current context.
+    pub kubeconfig: PathBuf,
+    pub context: String,
+    pub namespace: String,
+    /// Whether this lab created the cluster (and so may delete it).
+    pub created_cluster: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -32,7 +32,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Self {
+    pub fn from_output(output: Output) -> Self {
         Self {
             success: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -95,14 +95,30 @@ impl TestLab {
     }
 
     pub fn xtask(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().expect("running xtask"))
+        Run::from_output(self.command(args).output().expect("running xtask"))
     }
 
     /// `lab-up` in this test's loopback range, with the given extra flags.
     pub fn up(&self, extra: &[&str]) -> Run {
-        let mut args = vec!["lab-up", "--loopback-net", &self.net];
+        let mut args = vec![
+            "lab-up",
+            "--substrate",
+            "local",
+            "--loopback-net",
+            &self.net,
+        ];
         args.extend_from_slice(extra);
         self.xtask(&args)
+    }
+
+    /// The control plane of this test's (local) lab, and its recorded process id.
+    pub fn local_substrate(&self) -> (lab::substrate::local::LocalSubstrate, u32) {
+        let state = self.state().expect("a lab is up");
+        let local = state.local().expect("a local lab").clone();
+        (
+            lab::substrate::local::LocalSubstrate::new(local.api_address, state.endpoints.clone()),
+            local.control_plane_pid,
+        )
     }
 
     pub fn state(&self) -> Option<lab::state::LabState> {

@@ -15,7 +15,7 @@ fn replica_counts_out_of_range_are_refused() {
 #[test]
 fn unknown_substrate_is_refused() {
     let lab = TestLab::new("127.91");
-    lab.up(&["--substrate", "moon"])
+    lab.xtask(&["lab-up", "--substrate", "moon"])
         .assert_fails_with("invalid value 'moon'");
     assert!(lab.state().is_none());
 }
@@ -40,7 +40,7 @@ fn lab_down_without_a_lab_succeeds() {
 fn missing_nats_server_prints_the_install_command() {
     let lab = TestLab::new("127.92");
     let run = lab
-        .command(&["lab-up", "--loopback-net", "127.92"])
+        .command(&["lab-up", "--substrate", "local", "--loopback-net", "127.92"])
         .env("EGERIA_HA_LAB_NATS_SERVER", "/nonexistent/nats-server")
         .output()
         .unwrap();

@@ -3,7 +3,6 @@
 //! unconfigured and out of rotation → bootstrap heals it → lab-down leaves nothing.
 
 use e2e::{TestLab, process_alive};
-use lab::substrate::local::LocalSubstrate;
 use lab::substrate::{PodInfo, Role, Substrate};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -59,11 +58,11 @@ async fn replaced_pod_is_kept_out_of_rotation_until_bootstrap_heals_it() {
     let lab = TestLab::new("127.81");
     lab.up(&["--replicas", "3"]).assert_ok();
     let state = lab.state().expect("lab-up records its state");
-    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let (substrate, control_plane_pid) = lab.local_substrate();
 
     // A second lab-up must refuse, and leave the first lab alone.
     lab.up(&["--replicas", "3"]).assert_fails_with("already up");
-    assert!(process_alive(state.local.control_plane_pid));
+    assert!(process_alive(control_plane_pid));
 
     lab.xtask(&["bootstrap"]).assert_ok();
     let report: serde_json::Value = serde_json::from_str(
@@ -167,7 +166,7 @@ async fn replaced_pod_is_kept_out_of_rotation_until_bootstrap_heals_it() {
     let pids: Vec<u32> = healed.pods.iter().filter_map(|p| p.pid).collect();
     assert_eq!(pids.len(), 7);
     lab.xtask(&["lab-down"]).assert_ok();
-    assert!(!process_alive(state.local.control_plane_pid));
+    assert!(!process_alive(control_plane_pid));
     for pid in pids {
         assert!(!process_alive(pid), "pid {pid} outlived lab-down");
     }

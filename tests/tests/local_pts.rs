@@ -3,7 +3,6 @@
 //! layout.
 
 use e2e::TestLab;
-use lab::substrate::local::LocalSubstrate;
 use lab::substrate::{Role, Substrate};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -166,8 +165,7 @@ async fn pts_runs_through_the_balancer_and_results_come_back_in_upstream_format(
     }
 
     // Every connector pod served part of the traffic.
-    let state = lab.state().unwrap();
-    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let (substrate, _) = lab.local_substrate();
     let stats = substrate.connector_service_stats().await.unwrap();
     let pods = substrate.list_pods().await.unwrap();
     for pod in pods.with_role(Role::Connector) {
@@ -257,8 +255,7 @@ async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
     let lab = TestLab::new("127.84");
     lab.up(&["--replicas", "3"]).assert_ok();
     lab.xtask(&["bootstrap"]).assert_ok();
-    let state = lab.state().unwrap();
-    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let (substrate, _) = lab.local_substrate();
 
     // Kill a connector pod while the workload runs: the run completes and its failed-call
     // count is exactly what the evidence records.

@@ -4,5 +4,7 @@ use lab::commands::{BootstrapArgs, bootstrap_command};
 use lab::state::LabDir;
 
 pub fn run(lab_dir: LabDir, args: BootstrapArgs) -> anyhow::Result<()> {
-    crate::paths::runtime()?.block_on(bootstrap_command(lab_dir, &args))
+    crate::remote::here_or_on_kind(lab_dir, true, |dir| async move {
+        bootstrap_command(dir, &args).await
+    })
 }

@@ -7,7 +7,7 @@ use lab::state::SubstrateKind;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The substrate whose prerequisites to check.
-    #[arg(long, value_enum, default_value = "local")]
+    #[arg(long, value_enum, default_value = "kind")]
     pub substrate: SubstrateKind,
     /// Install missing Debian packages (needs root on Debian or Ubuntu).
     #[arg(long)]
@@ -53,6 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn prerequisites(substrate: SubstrateKind) -> Vec<Check> {
     match substrate {
         SubstrateKind::Local => prereq::check_local(),
+        // The laptop preset's needs: what `lab-up --substrate kind` uses by default.
+        SubstrateKind::Kind => prereq::check_kind(12),
     }
 }
 
@@ -73,6 +75,11 @@ fn report(checks: &[Check]) {
                 check.purpose,
                 check.install_command()
             ),
+            Outcome::Unusable { detail } => println!(
+                "unusable {:<12} {detail}\n         fix: {}",
+                check.name,
+                check.install_command()
+            ),
             Outcome::TooOld { version, need, .. } => println!(
                 "too old  {:<12} {version}, need {need}\n         install: {}",
                 check.name,
@@ -91,10 +98,15 @@ fn install(missing: &[&Check]) -> anyhow::Result<()> {
     if prereq::find_program("apt-get").is_none() {
         anyhow::bail!("--fix needs apt-get (Debian or Ubuntu); install the packages above by hand");
     }
+    // Only what is absent: reinstalling a package does not start a stopped daemon.
     let packages: Vec<&str> = missing
         .iter()
-        .flat_map(|c| c.debian_packages.iter().copied())
+        .filter(|c| matches!(c.outcome, Outcome::Missing | Outcome::TooOld { .. }))
+        .flat_map(|c| c.debian_packages().iter().copied())
         .collect();
+    if packages.is_empty() {
+        anyhow::bail!("nothing --fix can install: do as shown above");
+    }
     let shell = xshell::Shell::new()?;
     xshell::cmd!(shell, "apt-get update").run()?;
     xshell::cmd!(shell, "apt-get install -y {packages...}")

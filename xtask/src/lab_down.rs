@@ -1,9 +1,29 @@
 //! `cargo xtask lab-down`: stop everything the lab started.
 
-use lab::state::LabDir;
+use lab::state::{LabDir, SubstrateState};
 
-pub fn run(lab_dir: LabDir) -> anyhow::Result<()> {
-    let report = crate::paths::runtime()?.block_on(lab::local::down(&lab_dir))?;
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    /// kind: keep the cluster (only the chart is uninstalled).
+    #[arg(long)]
+    pub keep_cluster: bool,
+}
+
+pub fn run(lab_dir: LabDir, args: DownArgs) -> anyhow::Result<()> {
+    crate::paths::runtime()?.block_on(take_down(&lab_dir, args.keep_cluster))
+}
+
+/// Takes down whatever lab is recorded, on its own substrate.
+pub async fn take_down(lab_dir: &LabDir, keep_cluster: bool) -> anyhow::Result<()> {
+    if let Some(state) = lab_dir.load_state()?
+        && let SubstrateState::Kind(kind) = &state.substrate
+    {
+        crate::kind::down(lab_dir, kind, &state.settings.release, keep_cluster)?;
+        lab_dir.clear()?;
+        println!("lab of run {} is down", state.run_id);
+        return Ok(());
+    }
+    let report = lab::local::down(lab_dir).await?;
     match report.run_id {
         None => println!(
             "nothing was running (no lab recorded in {})",

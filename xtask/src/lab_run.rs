@@ -18,7 +18,13 @@ pub struct Args {
 pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
     crate::paths::runtime()?.block_on(async {
         let state = crate::lab_up::up(&lab_dir, &args.up).await?;
+        let on_kind = lab::remote::kind_state(&state).is_some();
         let flow = async {
+            if on_kind {
+                crate::remote::on_kind(&lab_dir, &args.bootstrap.to_args(), true).await?;
+                crate::remote::on_kind(&lab_dir, &args.pts.to_args(), true).await?;
+                return Ok(());
+            }
             bootstrap_command(lab_dir.clone(), &args.bootstrap).await?;
             pts_command(lab_dir.clone(), &args.pts).await
         };
@@ -26,7 +32,7 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
             outcome = flow => outcome,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         };
-        let down = lab::local::down(&lab_dir).await;
+        let down = crate::lab_down::take_down(&lab_dir, false).await;
         println!("run folder: {}", state.run_dir.display());
         outcome?;
         down?;

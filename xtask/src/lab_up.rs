@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// Where the pods run.
-    #[arg(long, value_enum, default_value = "local")]
+    #[arg(long, value_enum, default_value = "kind")]
     pub substrate: SubstrateKind,
     /// Number of connector pods behind the load-balancing service.
     #[arg(long, default_value_t = 3)]
@@ -25,9 +25,27 @@ pub struct UpArgs {
     /// How long each stand-in platform waits before listening (to rehearse slow pods).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, hide = true)]
     pub platform_delay: Duration,
-    /// How long to wait for every pod to answer.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    pub ready_timeout: Duration,
+    /// How long to wait for every pod to answer [default: 60s local, 20m kind].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ready_timeout: Option<Duration>,
+    /// kind: a values preset of the chart, e.g. laptop-16g.
+    #[arg(long, default_value = "laptop-16g")]
+    pub preset: String,
+    /// kind: the namespace the chart is installed in.
+    #[arg(long, default_value = "egeria-ha-lab")]
+    pub namespace: String,
+    /// kind: install into an existing cluster named egeria-ha-lab that this lab did not
+    /// create (it will never be deleted).
+    #[arg(long)]
+    pub adopt_cluster: bool,
+}
+
+/// Memory the kind presets need on the host, in GiB.
+fn preset_memory_gib(preset: &str) -> u64 {
+    match preset {
+        "laptop-16g" => 12,
+        _ => 4,
+    }
 }
 
 pub fn run(lab_dir: LabDir, args: UpArgs) -> anyhow::Result<()> {
@@ -45,8 +63,8 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     };
     // Refuse bad input before spending time on a build.
     settings.validate()?;
-    match args.substrate {
-        SubstrateKind::Local => {}
+    if args.substrate == SubstrateKind::Kind {
+        return kind_up(lab_dir, args, settings).await;
     }
     let bin_dir = crate::paths::lab_binaries()?;
     let options = UpOptions {
@@ -55,7 +73,7 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
         net: args.loopback_net,
         server_start_delay: args.server_start_delay,
         platform_delay: args.platform_delay,
-        deadline: args.ready_timeout,
+        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(60)),
     };
     let started = Instant::now();
     eprintln!(
@@ -74,6 +92,53 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
         state.endpoints.connector_service_url,
         state.endpoints.golden_store_bootstrap,
         state.run_dir.join("logs").display()
+    );
+    Ok(state)
+}
+
+async fn kind_up(
+    lab_dir: &LabDir,
+    args: &UpArgs,
+    settings: LabSettings,
+) -> anyhow::Result<LabState> {
+    let missing: Vec<String> = lab::prereq::check_kind(preset_memory_gib(&args.preset))
+        .into_iter()
+        .filter(|check| !check.is_ok())
+        .map(|check| format!("{}: {}", check.name, check.install_command()))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the kind substrate cannot run here:\n  {}\n(`cargo xtask doctor --substrate kind` checks again; `--substrate local` runs the lab without Docker)",
+            missing.join("\n  ")
+        );
+    }
+    if let Some(existing) = lab_dir.load_state()? {
+        anyhow::bail!(
+            "a lab is already up (release {}, run {}, substrate {}); run `cargo xtask lab-down` first",
+            existing.settings.release,
+            existing.run_id,
+            existing.kind().label()
+        );
+    }
+    let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
+    let options = crate::kind::KindOptions {
+        settings,
+        namespace: args.namespace.clone(),
+        preset: Some(args.preset.clone()),
+        adopt_cluster: args.adopt_cluster,
+        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
+    };
+    eprintln!(
+        "starting the kind substrate (cluster {})",
+        crate::kind::CLUSTER
+    );
+    let state = crate::kind::up(lab_dir, &run_dir, &options)?;
+    // Recorded before waiting, so that lab-down can take down a lab that never got ready.
+    lab_dir.save_state(&state)?;
+    crate::kind::wait_until_ready(&state, options.deadline).await?;
+    println!(
+        "lab {} is up on kind (run {}, namespace {})",
+        state.settings.release, state.run_id, options.namespace
     );
     Ok(state)
 }

@@ -4,11 +4,13 @@
 mod bench;
 mod bootstrap;
 mod doctor;
+mod kind;
 mod lab_down;
 mod lab_run;
 mod lab_up;
 mod paths;
 mod pts;
+mod remote;
 mod report;
 mod status;
 
@@ -43,7 +45,7 @@ enum Command {
     /// The whole flow in one command: lab-up, bootstrap, pts, lab-down.
     LabRun(lab_run::Args),
     /// Stop everything the lab started (safe to repeat).
-    LabDown,
+    LabDown(lab_down::DownArgs),
     /// Check a substrate's prerequisites and print the command that installs each missing one.
     Doctor(doctor::Args),
     /// Measure the lab's speed targets.
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(lab_dir, args),
         Command::Pts(args) => pts::run(lab_dir, args),
         Command::LabRun(args) => lab_run::run(lab_dir, args),
-        Command::LabDown => lab_down::run(lab_dir),
+        Command::LabDown(args) => lab_down::run(lab_dir, args),
         Command::Doctor(args) => doctor::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(lab_dir, args),

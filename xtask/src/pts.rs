@@ -4,5 +4,9 @@ use lab::commands::{PtsArgs, pts_command};
 use lab::state::LabDir;
 
 pub fn run(lab_dir: LabDir, args: PtsArgs) -> anyhow::Result<()> {
-    crate::paths::runtime()?.block_on(pts_command(lab_dir, &args))
+    crate::remote::here_or_on_kind(
+        lab_dir,
+        true,
+        |dir| async move { pts_command(dir, &args).await },
+    )
 }

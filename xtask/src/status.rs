@@ -4,5 +4,7 @@ use lab::commands::{StatusArgs, status_command};
 use lab::state::LabDir;
 
 pub fn run(lab_dir: LabDir, args: StatusArgs) -> anyhow::Result<()> {
-    crate::paths::runtime()?.block_on(status_command(lab_dir, &args))
+    crate::remote::here_or_on_kind(lab_dir, false, |dir| async move {
+        status_command(dir, &args).await
+    })
 }

@@ -36,7 +36,9 @@ pub fn connection(server: &str, golden_store_bootstrap: &str) -> Value {
                 "crux/document-store": {
                     "crux/module": "crux.kafka/->document-store",
                     "kafka-config": "kafka-config",
-                    "doc-topic-opts": { "topic-name": DOCUMENT_STORE_TOPIC },
+                    // Crux creates its topics with one replica unless told: the golden
+                    // store must survive a broker's loss.
+                    "doc-topic-opts": { "topic-name": DOCUMENT_STORE_TOPIC, "replication-factor": 3 },
                     "local-document-store": {
                         "kv-store": {
                             "crux/module": "crux.rocksdb/->kv-store",
@@ -47,7 +49,7 @@ pub fn connection(server: &str, golden_store_bootstrap: &str) -> Value {
                 "crux/tx-log": {
                     "crux/module": "crux.kafka/->tx-log",
                     "kafka-config": "kafka-config",
-                    "tx-topic-opts": { "topic-name": TX_LOG_TOPIC },
+                    "tx-topic-opts": { "topic-name": TX_LOG_TOPIC, "replication-factor": 3 },
                     "poll-wait-duration": "PT0.050S",
                 },
                 "egeria.crux.lucene/lucene-store": { "db-dir": format!("{data}/lucene") },

@@ -1,6 +1,7 @@
 //! The narrow interface between the runner's flows and whatever hosts the pods:
 //! list pods, resolve addresses, mark a pod ready, kill or delete a pod, watch pods.
 
+pub mod kube;
 pub mod local;
 
 use serde::{Deserialize, Serialize};

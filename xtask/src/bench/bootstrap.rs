@@ -67,7 +67,8 @@ async fn measure(lab_dir: &LabDir, options: &UpOptions) -> anyhow::Result<Row> {
     let started = Instant::now();
     let state = lab::local::up(lab_dir, options, std::future::pending()).await?;
     let up = started.elapsed();
-    let substrate = LocalSubstrate::new(state.local.api_address, state.endpoints.clone());
+    let local = state.local().context("the benchmark's lab is not local")?;
+    let substrate = LocalSubstrate::new(local.api_address, state.endpoints.clone());
     let client = EgeriaClient::new(&state.settings.user);
     let report = bootstrap(
         &substrate,
