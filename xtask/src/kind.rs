@@ -28,6 +28,8 @@ pub struct KindOptions {
     pub namespace: String,
     /// A values preset of the chart (`values-<preset>.yaml`), if any.
     pub preset: Option<String>,
+    /// The user's own values files, applied after the preset.
+    pub values_files: Vec<PathBuf>,
     /// Install into a same-named cluster the lab did not create (never deleting it).
     pub adopt_cluster: bool,
     pub deadline: Duration,
@@ -117,6 +119,10 @@ fn chart_values(options: &KindOptions) -> Vec<String> {
     if let Some(preset) = &options.preset {
         values.push("--values".into());
         values.push(format!("{CHART}/values-{preset}.yaml"));
+    }
+    for file in &options.values_files {
+        values.push("--values".into());
+        values.push(file.display().to_string());
     }
     for (key, value) in [
         ("crux.replicas", settings.replicas.to_string()),

@@ -31,6 +31,9 @@ pub struct UpArgs {
     /// kind: a values preset of the chart, e.g. laptop-16g.
     #[arg(long, default_value = "laptop-16g")]
     pub preset: String,
+    /// kind: a values file of your own for the chart (repeatable; validated by its schema).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values_files: Vec<std::path::PathBuf>,
     /// kind: the namespace the chart is installed in.
     #[arg(long, default_value = "egeria-ha-lab")]
     pub namespace: String,
@@ -125,6 +128,7 @@ async fn kind_up(
         settings,
         namespace: args.namespace.clone(),
         preset: Some(args.preset.clone()),
+        values_files: args.values_files.clone(),
         adopt_cluster: args.adopt_cluster,
         deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
     };
