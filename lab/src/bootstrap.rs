@@ -79,6 +79,23 @@ pub enum BootstrapError {
     State(#[from] crate::state::StateError),
 }
 
+impl PodOutcome {
+    /// A pod that could not even be reached.
+    pub(crate) fn failed(pod: &PodInfo, error: String) -> Self {
+        Self {
+            name: pod.name.clone(),
+            uid: pod.uid.clone(),
+            address: pod.address.clone(),
+            configured: false,
+            started: false,
+            ready: false,
+            start_ms: None,
+            note: None,
+            error: Some(error),
+        }
+    }
+}
+
 impl BootstrapReport {
     pub fn failed_pods(&self) -> impl Iterator<Item = &PodOutcome> {
         self.pods.iter().filter(|pod| pod.error.is_some())
@@ -150,7 +167,7 @@ pub async fn bootstrap<S: Substrate>(
 
 /// A platform is up when the admin services answer for the connector server (that proves
 /// the platform, not the server).
-async fn wait_for_platform(
+pub(crate) async fn wait_for_platform(
     client: &EgeriaClient,
     pod: &PodInfo,
     server: &str,
@@ -224,7 +241,7 @@ pub fn same_configuration(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
-async fn bring_up<S: Substrate>(
+pub(crate) async fn bring_up<S: Substrate>(
     substrate: &S,
     platform: &Platform,
     pod: &PodInfo,

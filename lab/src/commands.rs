@@ -173,15 +173,44 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
         "running the PTS through {} ({} instances per type)",
         session.state.endpoints.connector_service_url, args.instances_per_type
     );
-    let run = crate::pts::run_pts(
+    // Pods replaced while the PTS runs are healed as they appear, so the run keeps its
+    // full rotation.
+    let healer = crate::heal::Healer::new(
         &session.substrate,
         &session.client,
         settings,
-        &out,
-        &options,
-    )
-    .await
-    .context("PTS")?;
+        &session.dir,
+        BootstrapOptions::default(),
+    )?;
+    let (finished_tx, finished_rx) = tokio::sync::oneshot::channel::<()>();
+    let pts = async {
+        let run = crate::pts::run_pts(
+            &session.substrate,
+            &session.client,
+            settings,
+            &out,
+            &options,
+        )
+        .await;
+        let _ = finished_tx.send(());
+        run
+    };
+    let healing = healer.watch(async {
+        let _ = finished_rx.await;
+    });
+    let (run, healed) = tokio::join!(pts, healing);
+    let run = run.context("PTS")?;
+    for event in healed? {
+        println!(
+            "healed during the run: {} ({}) {}",
+            event.pod,
+            event.uid,
+            match &event.error {
+                None => format!("ready again after {} ms", event.heal_ms),
+                Some(error) => format!("NOT healed: {error}"),
+            }
+        );
+    }
     print!("{}", crate::pts::render_table(&run));
     let failed: usize = run.profiles.iter().map(|p| p.failed).sum();
     println!(
@@ -245,4 +274,44 @@ mod tests {
         };
         assert_eq!(again.parallel, 3);
     }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealArgs {
+    /// Keep watching this long, healing each replaced connector pod as it appears.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub watch: Option<Duration>,
+}
+
+pub async fn heal_command(dir: LabDir, args: &HealArgs) -> anyhow::Result<()> {
+    let session = Session::open(dir).await?;
+    let healer = crate::heal::Healer::new(
+        &session.substrate,
+        &session.client,
+        &session.state.settings,
+        &session.dir,
+        BootstrapOptions::default(),
+    )?;
+    let events = match args.watch {
+        Some(duration) => {
+            eprintln!(
+                "healing replaced connector pods for {}",
+                humantime::format_duration(duration)
+            );
+            healer.watch(tokio::time::sleep(duration)).await?
+        }
+        None => healer.heal_unready().await?,
+    };
+    let path = unused_path(&session.state.run_dir, "heal", "json");
+    write_json(&path, &events)?;
+    let failed = events.iter().filter(|e| e.error.is_some()).count();
+    println!(
+        "heal: {} pods healed, {failed} failed; report: {}",
+        events.len() - failed,
+        path.display()
+    );
+    if failed > 0 {
+        anyhow::bail!("{failed} pods could not be healed (see {})", path.display());
+    }
+    Ok(())
 }

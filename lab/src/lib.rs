@@ -9,6 +9,7 @@ pub mod commands;
 pub mod control_plane;
 pub mod egeria;
 pub mod golden_store;
+pub mod heal;
 pub mod local;
 pub mod prereq;
 pub mod pts;

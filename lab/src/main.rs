@@ -4,7 +4,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lab::commands::{
-    BootstrapArgs, PtsArgs, StatusArgs, bootstrap_command, pts_command, status_command,
+    BootstrapArgs, HealArgs, PtsArgs, StatusArgs, bootstrap_command, heal_command, pts_command,
+    status_command,
 };
 use lab::state::LabDir;
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ enum Command {
     Status(StatusArgs),
     /// Run the Performance Test Suite through the connector service and collect its results.
     Pts(PtsArgs),
+    /// Configure, start and put back into rotation every replaced connector pod.
+    Heal(HealArgs),
     /// In the runner pod: record the lab from the chart's configuration, then wait.
     Runner {
         /// The chart's lab.json.
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bootstrap(args) => runtime()?.block_on(bootstrap_command(dir, &args)),
         Command::Status(args) => runtime()?.block_on(status_command(dir, &args)),
         Command::Pts(args) => runtime()?.block_on(pts_command(dir, &args)),
+        Command::Heal(args) => runtime()?.block_on(heal_command(dir, &args)),
         Command::Runner { config } => runtime()?.block_on(lab::runner::runner_command(dir, config)),
         Command::ExportRun => lab::runner::export_run(&dir, std::io::stdout().lock()),
     }

@@ -320,6 +320,16 @@ async fn a_pod_dying_mid_run_and_a_deadline_are_reported_honestly() {
         "{stdout}"
     );
     assert!(!out.join("INCOMPLETE.json").exists());
+    // The replacement was healed while the PTS ran: configured, started, back in rotation.
+    assert!(
+        stdout.contains(&format!("healed during the run: {victim}")),
+        "{stdout}"
+    );
+    let after = substrate.list_pods().await.unwrap();
+    assert!(
+        after.get(&victim).unwrap().ready,
+        "{victim} not back in rotation"
+    );
     // The skipped profile did not run, and its test cases are listed as never run.
     let search = read(&out.join("profile-details/Entity_search.json"));
     assert_eq!(

@@ -4,6 +4,7 @@
 mod bench;
 mod bootstrap;
 mod doctor;
+mod heal;
 mod kind;
 mod lab_down;
 mod lab_run;
@@ -42,6 +43,8 @@ enum Command {
     Status(lab::commands::StatusArgs),
     /// Run the Performance Test Suite through the connector service and collect its results.
     Pts(lab::commands::PtsArgs),
+    /// Configure, start and put back into rotation every replaced connector pod.
+    Heal(lab::commands::HealArgs),
     /// The whole flow in one command: lab-up, bootstrap, pts, lab-down.
     LabRun(lab_run::Args),
     /// Stop everything the lab started (safe to repeat).
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Bootstrap(args) => bootstrap::run(lab_dir, args),
         Command::Status(args) => status::run(lab_dir, args),
         Command::Pts(args) => pts::run(lab_dir, args),
+        Command::Heal(args) => heal::run(lab_dir, args),
         Command::LabRun(args) => lab_run::run(lab_dir, args),
         Command::LabDown(args) => lab_down::run(lab_dir, args),
         Command::Doctor(args) => doctor::run(args),
