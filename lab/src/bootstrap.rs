@@ -80,8 +80,8 @@ pub enum BootstrapError {
 }
 
 impl PodOutcome {
-    /// A pod that could not even be reached.
-    pub(crate) fn failed(pod: &PodInfo, error: String) -> Self {
+    /// Nothing done yet for this pod.
+    fn untouched(pod: &PodInfo) -> Self {
         Self {
             name: pod.name.clone(),
             uid: pod.uid.clone(),
@@ -91,7 +91,15 @@ impl PodOutcome {
             ready: false,
             start_ms: None,
             note: None,
+            error: None,
+        }
+    }
+
+    /// A pod that could not even be reached.
+    pub(crate) fn failed(pod: &PodInfo, error: String) -> Self {
+        Self {
             error: Some(error),
+            ..Self::untouched(pod)
         }
     }
 }
@@ -249,17 +257,7 @@ pub(crate) async fn bring_up<S: Substrate>(
     settings: &LabSettings,
     options: &BootstrapOptions,
 ) -> PodOutcome {
-    let mut outcome = PodOutcome {
-        name: pod.name.clone(),
-        uid: pod.uid.clone(),
-        address: pod.address.clone(),
-        configured: false,
-        started: false,
-        ready: false,
-        start_ms: None,
-        note: None,
-        error: None,
-    };
+    let mut outcome = PodOutcome::untouched(pod);
     if let Err(error) = configure_and_start(
         substrate,
         platform,
