@@ -125,6 +125,21 @@ pub struct PtsArgs {
 }
 
 impl PtsArgs {
+    pub fn options(&self, settings: &crate::settings::LabSettings) -> crate::pts::PtsOptions {
+        crate::pts::PtsOptions {
+            workbench: crate::egeria::pts::WorkbenchConfig {
+                tut_repository_server_name: settings.connector_server.clone(),
+                instances_per_type: self.instances_per_type,
+                max_search_results: self.max_search_results,
+                wait_between_scenarios: self.wait_between_scenarios,
+                profiles_to_skip: self.skip_profiles.clone(),
+            },
+            timeout: self.timeout,
+            parallelism: usize::from(self.collect_parallel),
+            start_deadline: Duration::from_secs(900),
+        }
+    }
+
     /// The same arguments as a command line (less the host-side `--out`), for running
     /// `lab pts` elsewhere.
     pub fn to_args(&self) -> Vec<String> {
@@ -153,18 +168,7 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
     crate::egeria::pts::check_profile_names(&args.skip_profiles).map_err(anyhow::Error::msg)?;
     let session = Session::open(dir).await?;
     let settings = &session.state.settings;
-    let options = crate::pts::PtsOptions {
-        workbench: crate::egeria::pts::WorkbenchConfig {
-            tut_repository_server_name: settings.connector_server.clone(),
-            instances_per_type: args.instances_per_type,
-            max_search_results: args.max_search_results,
-            wait_between_scenarios: args.wait_between_scenarios,
-            profiles_to_skip: args.skip_profiles.clone(),
-        },
-        timeout: args.timeout,
-        parallelism: usize::from(args.collect_parallel),
-        start_deadline: Duration::from_secs(900),
-    };
+    let options = args.options(settings);
     let out = args
         .out
         .clone()
@@ -312,6 +316,194 @@ pub async fn heal_command(dir: LabDir, args: &HealArgs) -> anyhow::Result<()> {
     );
     if failed > 0 {
         anyhow::bail!("{failed} pods could not be healed (see {})", path.display());
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutageArgs {
+    /// A built-in scenario (crux-and-kafka, rolling-crux, kafka-leader) or a YAML file.
+    #[arg(long, default_value = "crux-and-kafka")]
+    pub scenario: String,
+    /// Run the PTS through the service while the scenario runs.
+    #[arg(long)]
+    pub during_pts: bool,
+    /// Probe requests per second through the connector service.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Each probe request's deadline.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Fail when more probe requests than this failed.
+    #[arg(long)]
+    pub max_failed: Option<u64>,
+    /// Fail when the service went longer than this without a successful answer.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_gap: Option<Duration>,
+    /// How long pods may take to be back in rotation after a fault.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub heal_timeout: Duration,
+    /// How long every pod may take to have every acknowledged write.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub converge_timeout: Duration,
+}
+
+impl OutageArgs {
+    /// The same arguments as a command line, for running `lab outage` elsewhere.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "outage".into(),
+            "--scenario".into(),
+            self.scenario.clone(),
+            "--rate".into(),
+            self.rate.to_string(),
+            "--request-timeout".into(),
+            humantime::format_duration(self.request_timeout).to_string(),
+            "--heal-timeout".into(),
+            humantime::format_duration(self.heal_timeout).to_string(),
+            "--converge-timeout".into(),
+            humantime::format_duration(self.converge_timeout).to_string(),
+        ];
+        if self.during_pts {
+            args.push("--during-pts".into());
+        }
+        if let Some(max) = self.max_failed {
+            args.extend(["--max-failed".into(), max.to_string()]);
+        }
+        if let Some(max) = self.max_gap {
+            args.extend([
+                "--max-gap".into(),
+                humantime::format_duration(max).to_string(),
+            ]);
+        }
+        args
+    }
+}
+
+pub async fn outage_command(dir: LabDir, args: &OutageArgs) -> anyhow::Result<()> {
+    outage_with_pts(dir, args, &PtsArgs::during_outage()).await
+}
+
+impl PtsArgs {
+    /// What `outage --during-pts` runs: a volume that keeps the PTS busy through a
+    /// scenario.
+    pub fn during_outage() -> Self {
+        Self {
+            instances_per_type: 20,
+            max_search_results: 2,
+            wait_between_scenarios: 0,
+            skip_profiles: Vec::new(),
+            timeout: Duration::from_secs(30 * 60),
+            out: None,
+            collect_parallel: 16,
+        }
+    }
+}
+
+/// The outage scenario, and with `--during-pts` the PTS (as `pts` describes) at the same
+/// time; writes `outage.json`, `outage.md` and `outage-timeline.svg`.
+pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.rate > 0.0 && args.rate <= 1000.0,
+        "--rate must be between 0 and 1000 requests per second"
+    );
+    if args.during_pts {
+        crate::egeria::pts::check_profile_names(&pts.skip_profiles).map_err(anyhow::Error::msg)?;
+    }
+    let session = Session::open(dir).await?;
+    let settings = &session.state.settings;
+    let scenario = crate::outage::scenario::load(&args.scenario, settings.replicas)?;
+    let options = crate::outage::run::OutageOptions {
+        rate: args.rate,
+        request_timeout: args.request_timeout,
+        heal_deadline: args.heal_timeout,
+        converge_deadline: args.converge_timeout,
+        max_failed: args.max_failed,
+        max_gap: args.max_gap,
+    };
+    eprintln!(
+        "outage scenario {}: {} steps, probing {} at {} requests/s",
+        scenario.name,
+        scenario.steps.len(),
+        session.state.endpoints.connector_service_url,
+        args.rate
+    );
+    let outage = crate::outage::run::run_outage(
+        &session.substrate,
+        &session.client,
+        settings,
+        &session.dir,
+        &scenario,
+        &options,
+    );
+    let report = if args.during_pts {
+        let pts_options = pts.options(settings);
+        let out = pts
+            .out
+            .clone()
+            .unwrap_or_else(|| session.state.run_dir.join("pts"));
+        let pts_run = crate::pts::run_pts(
+            &session.substrate,
+            &session.client,
+            settings,
+            &out,
+            &pts_options,
+        );
+        let (report, run) = tokio::join!(outage, pts_run);
+        let run = run.context("PTS during the outage")?;
+        print!("{}", crate::pts::render_table(&run));
+        let failed: usize = run.profiles.iter().map(|p| p.failed).sum();
+        println!("PTS results: {} ({failed} failed calls)", run.dir.display());
+        report?
+    } else {
+        outage.await?
+    };
+    let json = unused_path(&session.state.run_dir, "outage", "json");
+    write_json(&json, &report)?;
+    let stem = json
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("outage")
+        .to_string();
+    let suffix = stem.strip_prefix("outage").unwrap_or_default();
+    let markdown = json.with_file_name(format!("{stem}.md"));
+    let svg = json.with_file_name(format!("outage-timeline{suffix}.svg"));
+    std::fs::write(&markdown, crate::outage::render::markdown(&report))
+        .with_context(|| format!("writing {}", markdown.display()))?;
+    std::fs::write(&svg, crate::outage::render::timeline_svg(&report))
+        .with_context(|| format!("writing {}", svg.display()))?;
+    println!(
+        "outage {}: {} — {} requests, {} failed, longest gap {} ms, {} lost writes, {} stale reads",
+        report.scenario,
+        report.verdict.to_uppercase(),
+        report.requests.total,
+        report.requests.failed,
+        report.longest_gap_ms,
+        report.lost_writes,
+        report.stale_reads
+    );
+    for pod in &report.pods {
+        match pod.ready_again_ms {
+            Some(ready) => println!(
+                "  {}: down at {} ms, back in rotation after {} ms",
+                pod.name,
+                pod.killed_at_ms,
+                ready.saturating_sub(pod.killed_at_ms)
+            ),
+            None => println!(
+                "  {}: down at {} ms, never back",
+                pod.name, pod.killed_at_ms
+            ),
+        }
+    }
+    println!(
+        "report: {} ({}, {})",
+        json.display(),
+        markdown.display(),
+        svg.display()
+    );
+    if report.verdict != "pass" {
+        anyhow::bail!("outage verdict fail: {}", report.failures.join("; "));
     }
     Ok(())
 }

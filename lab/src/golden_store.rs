@@ -80,6 +80,23 @@ pub async fn provision(bootstrap: &str, cohort: &str, deadline: Duration) -> Res
         .map_err(|_| format!("the golden store did not create its streams within {deadline:?}"))?
 }
 
+/// The member currently leading the transaction log (its server name is its pod name).
+pub async fn tx_log_leader(bootstrap: &str) -> Result<String, String> {
+    let context = connect(bootstrap, Duration::from_secs(2)).await?;
+    let mut stream = context
+        .get_stream(crux::TX_LOG_TOPIC)
+        .await
+        .map_err(|e| format!("transaction log: {e}"))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| format!("transaction log: {e}"))?;
+    info.cluster
+        .as_ref()
+        .and_then(|cluster| cluster.leader.clone())
+        .ok_or_else(|| "the transaction log has no leader right now".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

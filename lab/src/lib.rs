@@ -11,6 +11,7 @@ pub mod egeria;
 pub mod golden_store;
 pub mod heal;
 pub mod local;
+pub mod outage;
 pub mod prereq;
 pub mod pts;
 pub mod remote;

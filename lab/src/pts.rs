@@ -329,21 +329,43 @@ async fn record_environment<S: Substrate>(
         (pts, settings.pts_server.as_str(), "pts"),
         (&service, settings.connector_server.as_str(), "crux"),
     ] {
-        let config = platform.admin(server).configuration_response().await?;
+        let admin = platform.admin(server);
+        let config = retrying(|| admin.configuration_response()).await?;
         write(&out.join(format!("omag.server.{label}.config")), &config)?;
-        let local = platform
-            .metadata_highway(server, "local-registration")
-            .await?;
+        let local = retrying(|| platform.metadata_highway(server, "local-registration")).await?;
         write(&out.join(format!("cohort.{cohort}.{label}.local")), &local)?;
-        let remote = platform
-            .metadata_highway(server, &format!("cohorts/{cohort}/remote-members"))
-            .await?;
+        let remote_path = format!("cohorts/{cohort}/remote-members");
+        let remote = retrying(|| platform.metadata_highway(server, &remote_path)).await?;
         write(
             &out.join(format!("cohort.{cohort}.{label}.remote")),
             &remote,
         )?;
     }
     Ok(())
+}
+
+/// How long one environment record may keep failing: during an outage the golden store
+/// can be electing a new leader, and the cohort answers again once it has.
+const ENVIRONMENT_RETRY: Duration = Duration::from_secs(30);
+
+/// Calls again (with backoff) until the call succeeds or [`ENVIRONMENT_RETRY`] passes,
+/// then returns the last error.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, EgeriaError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EgeriaError>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) if started.elapsed() >= ENVIRONMENT_RETRY => return Err(error),
+            Err(error) => eprintln!("  retrying: {error}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
 }
 
 /// `pd.tar.gz`, `tcd.tar.gz` and `<release>.tar.gz` holding everything, as upstream.

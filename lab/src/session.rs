@@ -130,4 +130,18 @@ impl Substrate for LabSubstrate {
             LabSubstrate::Kube(s) => s.delete_pod(pod).await,
         }
     }
+
+    async fn pause_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.pause_pod(pod).await,
+            LabSubstrate::Kube(s) => s.pause_pod(pod).await,
+        }
+    }
+
+    async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.resume_pod(pod).await,
+            LabSubstrate::Kube(s) => s.resume_pod(pod).await,
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! lab-down — leaving the artefacts in the run folder. The lab is taken down whatever
 //! happened, and the first failure decides the exit code.
 
-use lab::commands::{BootstrapArgs, PtsArgs, bootstrap_command, pts_command};
+use lab::commands::{
+    BootstrapArgs, OutageArgs, PtsArgs, bootstrap_command, outage_with_pts, pts_command,
+};
 use lab::state::LabDir;
 
 #[derive(Debug, clap::Args)]
@@ -13,6 +15,9 @@ pub struct Args {
     bootstrap: BootstrapArgs,
     #[command(flatten)]
     pts: PtsArgs,
+    /// The outage scenario run during the PTS (`--scenario none`: the PTS alone).
+    #[command(flatten)]
+    outage: OutageArgs,
 }
 
 pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
@@ -20,13 +25,27 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
         let state = crate::lab_up::up(&lab_dir, &args.up).await?;
         let on_kind = lab::remote::kind_state(&state).is_some();
         let flow = async {
+            let with_outage = args.outage.scenario != "none";
+            let outage = OutageArgs {
+                during_pts: true,
+                ..args.outage.clone()
+            };
             if on_kind {
                 crate::remote::on_kind(&lab_dir, &args.bootstrap.to_args(), true).await?;
-                crate::remote::on_kind(&lab_dir, &args.pts.to_args(), true).await?;
+                let flow = if with_outage {
+                    outage.to_args()
+                } else {
+                    args.pts.to_args()
+                };
+                crate::remote::on_kind(&lab_dir, &flow, true).await?;
                 return Ok(());
             }
             bootstrap_command(lab_dir.clone(), &args.bootstrap).await?;
-            pts_command(lab_dir.clone(), &args.pts).await
+            if with_outage {
+                outage_with_pts(lab_dir.clone(), &outage, &args.pts).await
+            } else {
+                pts_command(lab_dir.clone(), &args.pts).await
+            }
         };
         let outcome = tokio::select! {
             outcome = flow => outcome,

@@ -9,6 +9,7 @@ mod kind;
 mod lab_down;
 mod lab_run;
 mod lab_up;
+mod outage;
 mod paths;
 mod pts;
 mod remote;
@@ -45,8 +46,10 @@ enum Command {
     Pts(lab::commands::PtsArgs),
     /// Configure, start and put back into rotation every replaced connector pod.
     Heal(lab::commands::HealArgs),
-    /// The whole flow in one command: lab-up, bootstrap, pts, lab-down.
-    LabRun(lab_run::Args),
+    /// Inject a scenario's faults while a probe sends traffic; measure, heal, check, report.
+    Outage(lab::commands::OutageArgs),
+    /// The whole flow in one command: lab-up, bootstrap, pts during an outage, lab-down.
+    LabRun(Box<lab_run::Args>),
     /// Stop everything the lab started (safe to repeat).
     LabDown(lab_down::DownArgs),
     /// Check a substrate's prerequisites and print the command that installs each missing one.
@@ -66,7 +69,8 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(lab_dir, args),
         Command::Pts(args) => pts::run(lab_dir, args),
         Command::Heal(args) => heal::run(lab_dir, args),
-        Command::LabRun(args) => lab_run::run(lab_dir, args),
+        Command::Outage(args) => outage::run(lab_dir, args),
+        Command::LabRun(args) => lab_run::run(lab_dir, *args),
         Command::LabDown(args) => lab_down::run(lab_dir, args),
         Command::Doctor(args) => doctor::run(args),
         Command::Bench(args) => bench::run(args),

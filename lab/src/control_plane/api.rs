@@ -34,6 +34,8 @@ pub(super) async fn serve(listener: TcpListener, shared: Shared) -> anyhow::Resu
         .route("/v1/pods/{name}/ready", post(set_ready))
         .route("/v1/pods/{name}/kill", post(kill))
         .route("/v1/pods/{name}/delete", post(delete))
+        .route("/v1/pods/{name}/pause", post(pause))
+        .route("/v1/pods/{name}/resume", post(resume))
         .route("/v1/services/connector", get(service_stats))
         .route("/v1/shutdown", post(shutdown_all))
         .with_state(shared);
@@ -109,6 +111,14 @@ async fn kill(State(shared): State<Shared>, Path(name): Path<String>) -> Respons
 
 async fn delete(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
     request(&shared, &name, Request::Delete).await
+}
+
+async fn pause(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    request(&shared, &name, Request::Pause).await
+}
+
+async fn resume(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    request(&shared, &name, Request::Resume).await
 }
 
 async fn request(shared: &Shared, name: &str, request: Request) -> Response {

@@ -20,6 +20,10 @@ pub(super) enum Request {
     Kill,
     /// SIGTERM, then SIGKILL once the grace period is over.
     Delete,
+    /// SIGSTOP: the process is frozen, its sockets stay open (a hung JVM).
+    Pause,
+    /// SIGCONT.
+    Resume,
 }
 
 #[derive(Clone)]
@@ -125,6 +129,8 @@ async fn supervise(
                     match request {
                         Request::Kill => { let _ = child.start_kill(); }
                         Request::Delete => terminate(&mut child, timing.grace).await,
+                        Request::Pause => signal_child(&child, libc::SIGSTOP),
+                        Request::Resume => signal_child(&child, libc::SIGCONT),
                     }
                 }
                 () = stop_requested(&mut shutdown) => {
@@ -194,13 +200,21 @@ fn spawn(pod: &PodSpec, log_path: &Path) -> std::io::Result<Child> {
     command.spawn()
 }
 
-/// SIGTERM, then SIGKILL if the process outlives the grace period.
-async fn terminate(child: &mut Child, grace: Duration) {
+fn signal_child(child: &Child, signal: libc::c_int) {
     if let Some(pid) = child.id() {
         // SAFETY: plain syscall on the pid of a child this task owns and has not reaped.
         unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            libc::kill(pid as libc::pid_t, signal);
         }
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process outlives the grace period.
+async fn terminate(child: &mut Child, grace: Duration) {
+    if child.id().is_some() {
+        signal_child(child, libc::SIGTERM);
+        // A paused process would never see the SIGTERM.
+        signal_child(child, libc::SIGCONT);
         if tokio::time::timeout(grace, child.wait()).await.is_ok() {
             return;
         }

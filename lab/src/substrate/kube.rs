@@ -338,4 +338,23 @@ impl Substrate for KubeSubstrate {
         .await
         .map(drop)
     }
+
+    /// Kubernetes has no API to freeze a pod's processes.
+    async fn pause_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        Err(not_supported("pause", pod))
+    }
+
+    async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        Err(not_supported("resume", pod))
+    }
+}
+
+fn not_supported(action: &str, pod: &str) -> SubstrateError {
+    SubstrateError::Refused {
+        substrate: "kube",
+        action: format!("{action} pod {pod}"),
+        detail:
+            "not supported on this substrate (Kubernetes cannot freeze a pod); use kill or delete"
+                .into(),
+    }
 }

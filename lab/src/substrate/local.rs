@@ -164,4 +164,12 @@ impl Substrate for LocalSubstrate {
     async fn delete_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         self.pod_action(pod, "delete").await
     }
+
+    async fn pause_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        self.pod_action(pod, "pause").await
+    }
+
+    async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        self.pod_action(pod, "resume").await
+    }
 }

@@ -138,4 +138,10 @@ pub trait Substrate: Sync {
 
     /// Ends the pod with its normal grace period; it is replaced with fresh state.
     fn delete_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
+
+    /// Freezes the pod's processes (a hung pod: it neither answers nor dies).
+    fn pause_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
+
+    /// Thaws a paused pod.
+    fn resume_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 }

@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod collect;
+mod probe;
 mod report;
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,8 @@ enum Target {
     Bootstrap(bootstrap::BootstrapBench),
     /// Collecting many PTS test-case reports, concurrently and one at a time.
     Collect(collect::CollectBench),
+    /// The continuity probe's own overhead: does it keep its schedule at a high rate?
+    Probe(probe::ProbeBench),
     /// The report's analysis of a large result set against a plain Python baseline.
     Report(report::ReportBench),
 }
@@ -36,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.target {
         Target::Bootstrap(bench) => crate::paths::runtime()?.block_on(bootstrap::run(bench)),
         Target::Collect(bench) => crate::paths::runtime()?.block_on(collect::run(bench)),
+        Target::Probe(bench) => crate::paths::runtime()?.block_on(probe::run(bench)),
         Target::Report(bench) => report::run(bench),
     }
 }

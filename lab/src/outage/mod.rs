@@ -1,0 +1,88 @@
+//! Outages: inject faults while a continuity probe sends traffic through the connector
+//! service, heal replaced pods, check that no acknowledged write was lost, and report.
+
+pub mod probe;
+pub mod render;
+pub mod run;
+pub mod scenario;
+
+use serde::{Deserialize, Serialize};
+
+/// `outage.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutageReport {
+    pub scenario: String,
+    pub substrate: String,
+    pub requests: RequestTotals,
+    /// `before`, `during` and `after` the fault window.
+    pub phases: Vec<PhaseStats>,
+    /// The longest time without a successful response.
+    pub longest_gap_ms: u64,
+    /// Acknowledged writes missing from some pod after the convergence deadline.
+    pub lost_writes: u64,
+    /// Reads through the service that missed a write already acknowledged.
+    pub stale_reads: u64,
+    pub pods: Vec<PodOutage>,
+    pub healed: bool,
+    /// `pass` or `fail`.
+    pub verdict: String,
+    /// Why the verdict is `fail` (empty on `pass`).
+    pub failures: Vec<String>,
+    /// Milliseconds since the probe started: the first fault and the last pod ready again.
+    pub fault_window_ms: (u64, u64),
+    /// Per connector pod: how long after the last write it had every acknowledged write.
+    pub convergence: Vec<PodConvergence>,
+    /// Every probe request, in order.
+    pub timeline: Vec<Sample>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestTotals {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStats {
+    pub name: String,
+    pub total: u64,
+    pub failed: u64,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodOutage {
+    pub name: String,
+    pub killed_at_ms: u64,
+    /// When it was back in the rotation; `None` if it never was.
+    pub ready_again_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodConvergence {
+    pub pod: String,
+    /// `None` when the pod never had every acknowledged write.
+    pub lag_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestKind {
+    Write,
+    Read,
+}
+
+/// One probe request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When it was sent, in milliseconds since the probe started.
+    pub at_ms: u64,
+    pub latency_ms: u64,
+    pub kind: RequestKind,
+    pub ok: bool,
+    /// The pod that answered, where the platform says so (the stand-in does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+}

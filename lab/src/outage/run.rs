@@ -1,0 +1,514 @@
+//! Running a scenario: the probe sends traffic the whole time, the healer brings replaced
+//! pods back, the steps inject their faults, and afterwards every acknowledged write is
+//! read back from every connector pod on its own address.
+
+use super::probe::{AckedWrite, Probe, ProbeConfig};
+use super::scenario::{Action, PodSelector, Scenario, Then};
+use super::{OutageReport, PhaseStats, PodConvergence, PodOutage, RequestTotals, Sample};
+use crate::bootstrap::BootstrapOptions;
+use crate::egeria::EgeriaClient;
+use crate::heal::Healer;
+use crate::settings::LabSettings;
+use crate::state::LabDir;
+use crate::substrate::{PodInfo, PodPhase, Role, Substrate};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Clone, Debug)]
+pub struct OutageOptions {
+    pub rate: f64,
+    pub request_timeout: Duration,
+    /// How long the pods may take to be back after a step that waits for healing.
+    pub heal_deadline: Duration,
+    /// How long every pod may take to have every acknowledged write.
+    pub converge_deadline: Duration,
+    pub max_failed: Option<u64>,
+    pub max_gap: Option<Duration>,
+}
+
+/// A pod the scenario took down, and the identity it had.
+struct Downed {
+    name: String,
+    role: Role,
+    old_uid: String,
+    at_ms: u64,
+}
+
+/// Every change the watch saw: when a pod was back (new uid, running, and for connector
+/// pods in the rotation).
+#[derive(Default)]
+struct PodLog {
+    events: Vec<(u64, PodInfo)>,
+}
+
+impl PodLog {
+    fn back_at(&self, downed: &Downed) -> Option<u64> {
+        self.events
+            .iter()
+            .filter(|(at, pod)| *at >= downed.at_ms && pod.name == downed.name)
+            .find(|(_, pod)| {
+                pod.uid != downed.old_uid
+                    && pod.phase == PodPhase::Running
+                    && (downed.role != Role::Connector || pod.ready)
+            })
+            .map(|(at, _)| *at)
+    }
+}
+
+pub async fn run_outage<S: Substrate>(
+    substrate: &S,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    lab_dir: &LabDir,
+    scenario: &Scenario,
+    options: &OutageOptions,
+) -> anyhow::Result<OutageReport> {
+    let probe = Arc::new(Probe::new(ProbeConfig {
+        service_url: substrate.endpoints().connector_service_url.clone(),
+        server: settings.connector_server.clone(),
+        user: settings.user.clone(),
+        rate: options.rate,
+        timeout: options.request_timeout,
+        marker: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
+    }));
+    let healer = Healer::new(
+        substrate,
+        client,
+        settings,
+        lab_dir,
+        BootstrapOptions::default(),
+    )?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let log = std::sync::Mutex::new(PodLog::default());
+
+    let probing = probe.clone().run(stop_rx.clone());
+    let healing = healer.watch(stopped(stop_rx.clone()));
+    let watching = record_pods(substrate, &probe, &log, stop_rx.clone());
+    let steps = async {
+        let outcome = drive(substrate, settings, scenario, options, &probe, &log).await;
+        let _ = stop_tx.send(true);
+        outcome
+    };
+    let (probed, healed, watched, driven) = tokio::join!(probing, healing, watching, steps);
+    watched?;
+    let heal_events = healed?;
+    let (downed, fault_window_ms, healed_in_time) = driven?;
+
+    eprintln!("checking every acknowledged write on every connector pod");
+    let pods = substrate.list_pods().await?;
+    let connectors: Vec<PodInfo> = pods.with_role(Role::Connector).cloned().collect();
+    let (lost_writes, convergence) = integrity(
+        client,
+        settings,
+        &connectors,
+        &probed.acked,
+        &probe,
+        options.converge_deadline,
+    )
+    .await;
+
+    let log = log.into_inner().expect("pod log");
+    let pods: Vec<PodOutage> = downed
+        .iter()
+        .map(|d| PodOutage {
+            name: d.name.clone(),
+            killed_at_ms: d.at_ms,
+            ready_again_ms: log.back_at(d),
+        })
+        .collect();
+    let every_pod_back = pods.iter().all(|p| p.ready_again_ms.is_some());
+    let failed_heals = heal_events.iter().filter(|e| e.error.is_some()).count();
+    let mut report = OutageReport {
+        scenario: scenario.name.clone(),
+        substrate: substrate.name().to_string(),
+        requests: totals(&probed.samples),
+        phases: phases(&probed.samples, fault_window_ms),
+        longest_gap_ms: longest_gap(&probed.samples),
+        lost_writes,
+        stale_reads: probed.stale_reads,
+        pods,
+        healed: healed_in_time && every_pod_back && failed_heals == 0,
+        verdict: String::new(),
+        failures: Vec::new(),
+        fault_window_ms,
+        convergence,
+        timeline: probed.samples,
+    };
+    report.failures = judge(&report, options);
+    report.verdict = if report.failures.is_empty() {
+        "pass"
+    } else {
+        "fail"
+    }
+    .into();
+    Ok(report)
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Records every pod change, timestamped on the probe's clock.
+async fn record_pods<S: Substrate>(
+    substrate: &S,
+    probe: &Probe,
+    log: &std::sync::Mutex<PodLog>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut list = substrate.list_pods().await?;
+    let stop = stopped(stop);
+    tokio::pin!(stop);
+    loop {
+        {
+            let now = probe.now_ms();
+            let mut log = log.lock().expect("pod log");
+            for pod in &list.pods {
+                log.events.push((now, pod.clone()));
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            next = substrate.watch_pods(list.generation, Duration::from_secs(5)) => list = next?,
+        }
+    }
+}
+
+/// Runs the steps: before-phase traffic, each fault, waits for healing where asked, the
+/// after-phase traffic. Returns what went down, the fault window and whether healing
+/// finished in time.
+async fn drive<S: Substrate>(
+    substrate: &S,
+    settings: &LabSettings,
+    scenario: &Scenario,
+    options: &OutageOptions,
+    probe: &Probe,
+    log: &std::sync::Mutex<PodLog>,
+) -> anyhow::Result<(Vec<Downed>, (u64, u64), bool)> {
+    tokio::time::sleep(scenario.before).await;
+    let fault_start = probe.now_ms();
+    let mut downed: Vec<Downed> = Vec::new();
+    let mut healed_in_time = true;
+    for step in &scenario.steps {
+        tokio::time::sleep(step.delay).await;
+        let name = target_pod(substrate, settings, step.target.role, &step.target.pod).await?;
+        let pods = substrate.list_pods().await?;
+        let pod = pods
+            .get(&name)
+            .ok_or_else(|| anyhow::anyhow!("no pod {name} to {:?}", step.action))?;
+        eprintln!("  {} {:?} {name}", probe.now_ms(), step.action);
+        match step.action {
+            Action::Kill => substrate.kill_pod(&name).await?,
+            Action::Delete => substrate.delete_pod(&name).await?,
+            Action::Pause => substrate.pause_pod(&name).await?,
+            Action::Resume => substrate.resume_pod(&name).await?,
+        }
+        if matches!(step.action, Action::Kill | Action::Delete) {
+            downed.push(Downed {
+                name: name.clone(),
+                role: step.target.role,
+                old_uid: pod.uid.clone(),
+                at_ms: probe.now_ms(),
+            });
+        }
+        if step.then == Then::WaitHealed {
+            healed_in_time &= wait_healed(substrate, &downed, log, options.heal_deadline).await?;
+        }
+    }
+    healed_in_time &= wait_healed(substrate, &downed, log, options.heal_deadline).await?;
+    let back = {
+        let log = log.lock().expect("pod log");
+        downed.iter().filter_map(|d| log.back_at(d)).max()
+    };
+    let fault_end = back.unwrap_or_else(|| probe.now_ms()).max(fault_start);
+    tokio::time::sleep(scenario.after).await;
+    Ok((downed, (fault_start, fault_end), healed_in_time))
+}
+
+/// The pod a step targets; `leader` asks the golden store which member leads the log.
+async fn target_pod<S: Substrate>(
+    substrate: &S,
+    settings: &LabSettings,
+    role: Role,
+    selector: &PodSelector,
+) -> anyhow::Result<String> {
+    Ok(match (role, selector) {
+        (Role::Connector, PodSelector::Ordinal(i)) => settings.connector_pod(*i),
+        (Role::GoldenStore, PodSelector::Ordinal(j)) => settings.golden_store_pod(*j),
+        (Role::GoldenStore, PodSelector::Leader) => {
+            let bootstrap = &substrate.endpoints().golden_store_bootstrap;
+            crate::golden_store::tx_log_leader(bootstrap)
+                .await
+                .map_err(|e| anyhow::anyhow!("finding the transaction log's leader: {e}"))?
+        }
+        (role, selector) => anyhow::bail!("cannot target {selector:?} of role {}", role.label()),
+    })
+}
+
+/// Waits until every downed pod is back and every connector pod is in the rotation.
+async fn wait_healed<S: Substrate>(
+    substrate: &S,
+    downed: &[Downed],
+    log: &std::sync::Mutex<PodLog>,
+    deadline: Duration,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let mut list = substrate.list_pods().await?;
+    loop {
+        let all_back = {
+            let log = log.lock().expect("pod log");
+            downed.iter().all(|d| log.back_at(d).is_some())
+        };
+        let rotation_full = list
+            .with_role(Role::Connector)
+            .all(|p| p.ready && p.phase == PodPhase::Running);
+        if all_back && rotation_full {
+            return Ok(true);
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            eprintln!(
+                "  pods not healed within {}",
+                humantime::format_duration(deadline)
+            );
+            return Ok(false);
+        }
+        list = substrate
+            .watch_pods(list.generation, left.min(Duration::from_millis(500)))
+            .await?;
+    }
+}
+
+/// Reads every acknowledged write back from each connector pod until all have all, or
+/// the deadline; returns the writes missing somewhere and each pod's convergence lag.
+async fn integrity(
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    connectors: &[PodInfo],
+    acked: &[AckedWrite],
+    probe: &Probe,
+    deadline: Duration,
+) -> (u64, Vec<PodConvergence>) {
+    let last_ack = acked.iter().map(|a| a.acked_at_ms).max().unwrap_or(0);
+    let checks = connectors.iter().map(|pod| async move {
+        let platform = client.platform(&pod.name, &pod.platform_url());
+        let started = Instant::now();
+        let mut missing: BTreeSet<String> = acked.iter().map(|a| a.guid.clone()).collect();
+        loop {
+            let found: Vec<String> = futures::stream::iter(missing.iter().cloned())
+                .map(|guid| {
+                    let platform = &platform;
+                    async move {
+                        let path = format!(
+                            "/servers/{}/open-metadata/repository-services/users/{}/instances/entity/{guid}",
+                            settings.connector_server, settings.user
+                        );
+                        let known = platform
+                            .call(crate::egeria::Call::get("read back a probe write", path))
+                            .await
+                            .is_ok();
+                        known.then_some(guid)
+                    }
+                })
+                .buffer_unordered(16)
+                .filter_map(std::future::ready)
+                .collect()
+                .await;
+            for guid in found {
+                missing.remove(&guid);
+            }
+            if missing.is_empty() {
+                let lag = probe.now_ms().saturating_sub(last_ack);
+                return (pod.name.clone(), missing, Some(lag));
+            }
+            if started.elapsed() >= deadline {
+                return (pod.name.clone(), missing, None);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let results = futures::future::join_all(checks).await;
+    let mut lost: BTreeSet<String> = BTreeSet::new();
+    let mut convergence = Vec::new();
+    for (pod, missing, lag_ms) in results {
+        lost.extend(missing);
+        convergence.push(PodConvergence { pod, lag_ms });
+    }
+    (lost.len() as u64, convergence)
+}
+
+fn totals(samples: &[Sample]) -> RequestTotals {
+    let failed = samples.iter().filter(|s| !s.ok).count() as u64;
+    RequestTotals {
+        total: samples.len() as u64,
+        ok: samples.len() as u64 - failed,
+        failed,
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn phases(samples: &[Sample], (start, end): (u64, u64)) -> Vec<PhaseStats> {
+    let mut groups: BTreeMap<usize, Vec<&Sample>> = BTreeMap::new();
+    for sample in samples {
+        let phase = if sample.at_ms < start {
+            0
+        } else if sample.at_ms < end {
+            1
+        } else {
+            2
+        };
+        groups.entry(phase).or_default().push(sample);
+    }
+    ["before", "during", "after"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let group = groups.remove(&i).unwrap_or_default();
+            let mut latencies: Vec<u64> = group.iter().map(|s| s.latency_ms).collect();
+            latencies.sort_unstable();
+            PhaseStats {
+                name: (*name).to_string(),
+                total: group.len() as u64,
+                failed: group.iter().filter(|s| !s.ok).count() as u64,
+                p50_ms: percentile(&latencies, 50.0),
+                p99_ms: percentile(&latencies, 99.0),
+            }
+        })
+        .collect()
+}
+
+/// The longest time between two successful answers (from the first request sent).
+fn longest_gap(samples: &[Sample]) -> u64 {
+    let mut answered: Vec<u64> = samples
+        .iter()
+        .filter(|s| s.ok)
+        .map(|s| s.at_ms + s.latency_ms)
+        .collect();
+    answered.sort_unstable();
+    let first = samples.iter().map(|s| s.at_ms).min().unwrap_or(0);
+    let mut previous = first;
+    let mut longest = 0;
+    for at in answered {
+        longest = longest.max(at.saturating_sub(previous));
+        previous = at;
+    }
+    longest
+}
+
+fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
+    let mut failures = Vec::new();
+    if report.lost_writes > 0 {
+        failures.push(format!(
+            "{} acknowledged writes were lost",
+            report.lost_writes
+        ));
+    }
+    if !report.healed {
+        failures.push("healing did not complete".into());
+    }
+    if let Some(max) = options.max_failed
+        && report.requests.failed > max
+    {
+        failures.push(format!(
+            "{} requests failed (at most {max} allowed)",
+            report.requests.failed
+        ));
+    }
+    if let Some(max) = options.max_gap
+        && report.longest_gap_ms > max.as_millis() as u64
+    {
+        failures.push(format!(
+            "the longest gap without a successful answer was {} ms (at most {} ms allowed)",
+            report.longest_gap_ms,
+            max.as_millis()
+        ));
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outage::RequestKind;
+
+    fn sample(at_ms: u64, latency_ms: u64, ok: bool) -> Sample {
+        Sample {
+            at_ms,
+            latency_ms,
+            kind: RequestKind::Write,
+            ok,
+            pod: None,
+        }
+    }
+
+    #[test]
+    fn phases_split_at_the_fault_window() {
+        let samples = [
+            sample(0, 5, true),
+            sample(100, 50, false),
+            sample(200, 7, true),
+            sample(300, 9, true),
+        ];
+        let phases = phases(&samples, (100, 250));
+        assert_eq!(
+            phases
+                .iter()
+                .map(|p| (p.name.as_str(), p.total, p.failed))
+                .collect::<Vec<_>>(),
+            [("before", 1, 0), ("during", 2, 1), ("after", 1, 0)]
+        );
+        assert_eq!(phases[1].p50_ms, 7);
+        assert_eq!(phases[1].p99_ms, 50);
+    }
+
+    #[test]
+    fn the_longest_gap_spans_failures() {
+        let samples = [
+            sample(0, 10, true),
+            sample(50, 5, false),
+            sample(100, 5, false),
+            sample(900, 20, true),
+        ];
+        assert_eq!(longest_gap(&samples), 910);
+        assert_eq!(longest_gap(&[]), 0);
+    }
+
+    #[test]
+    fn verdict_fails_on_lost_writes_unhealed_pods_and_thresholds() {
+        let report = OutageReport {
+            lost_writes: 1,
+            healed: false,
+            requests: RequestTotals {
+                total: 10,
+                ok: 7,
+                failed: 3,
+            },
+            longest_gap_ms: 1500,
+            ..Default::default()
+        };
+        let options = OutageOptions {
+            rate: 20.0,
+            request_timeout: Duration::from_secs(2),
+            heal_deadline: Duration::from_secs(60),
+            converge_deadline: Duration::from_secs(30),
+            max_failed: Some(2),
+            max_gap: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(judge(&report, &options).len(), 4);
+        let fine = OutageReport {
+            healed: true,
+            ..Default::default()
+        };
+        assert!(judge(&fine, &options).is_empty());
+    }
+}

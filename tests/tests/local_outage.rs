@@ -1,0 +1,119 @@
+//! Outages on the local substrate: faults injected while the probe (and the PTS) send
+//! traffic through the connector service; the report must say what really happened.
+
+use e2e::TestLab;
+use serde_json::Value;
+
+fn latest_outage(lab: &TestLab) -> Value {
+    let path = lab.latest_run().join("outage.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn crux_and_kafka_during_the_pts_loses_nothing_and_the_killed_pod_serves_again() {
+    let lab = TestLab::new("127.97");
+    lab.up(&["--replicas", "3", "--server-start-delay", "1s"])
+        .assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    let run = lab.xtask(&[
+        "outage",
+        "--scenario",
+        "crux-and-kafka",
+        "--during-pts",
+        "--max-gap",
+        "5s",
+    ]);
+    run.assert_ok();
+    assert!(run.stdout.contains("PASS"), "{}", run.stdout);
+    let report = latest_outage(&lab);
+    assert_eq!(report["lost_writes"], 0, "{report:#}");
+    assert_eq!(report["healed"], true);
+    assert_eq!(report["verdict"], "pass");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["before", "during", "after"]);
+    for phase in report["phases"].as_array().unwrap() {
+        assert!(
+            phase["total"].as_u64().unwrap() > 0,
+            "no traffic in {phase}"
+        );
+    }
+    // Both the connector pod and the golden-store member came back.
+    let pods = report["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    let victim = pods
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().contains("-crux-"))
+        .unwrap();
+    let name = victim["name"].as_str().unwrap();
+    let killed = victim["killed_at_ms"].as_u64().unwrap();
+    let back = victim["ready_again_ms"]
+        .as_u64()
+        .expect("the killed pod came back");
+    // Its traffic share dropped to zero while it was out, and came back after healing.
+    let timeline = report["timeline"].as_array().unwrap();
+    let answered_by = |from: u64, to: u64| {
+        timeline
+            .iter()
+            .filter(|s| s["pod"] == name && s["ok"] == true)
+            .filter(|s| (from..to).contains(&s["at_ms"].as_u64().unwrap()))
+            .count()
+    };
+    // A request sent just before the kill may still be answered by the dying pod.
+    assert_eq!(
+        answered_by(killed + 100, back),
+        0,
+        "an unready pod answered"
+    );
+    assert!(
+        answered_by(back, u64::MAX) > 0,
+        "{name} got no traffic after healing"
+    );
+    assert!(
+        answered_by(0, killed) > 0,
+        "{name} got no traffic before the kill"
+    );
+    // The PTS ran through the outage and completed.
+    assert!(
+        lab.latest_run()
+            .join("pts/openmetadata_cts_summary.json")
+            .is_file()
+    );
+    assert!(lab.latest_run().join("outage.md").is_file());
+    assert!(lab.latest_run().join("outage-timeline.svg").is_file());
+}
+
+#[test]
+fn rolling_crux_heals_every_pod_in_turn() {
+    let lab = TestLab::new("127.98");
+    lab.up(&["--replicas", "3"]).assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    lab.xtask(&["outage", "--scenario", "rolling-crux"])
+        .assert_ok();
+    let report = latest_outage(&lab);
+    let pods = report["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    let mut previous_back = 0;
+    for pod in pods {
+        let killed = pod["killed_at_ms"].as_u64().unwrap();
+        let back = pod["ready_again_ms"].as_u64().expect("healed");
+        // Each pod is killed only once the one before it is back.
+        assert!(killed >= previous_back, "{pods:?}");
+        previous_back = back;
+    }
+    assert_eq!(report["lost_writes"], 0);
+    assert_eq!(report["healed"], true);
+}
+
+#[test]
+fn an_unknown_scenario_lists_the_built_ins() {
+    let lab = TestLab::new("127.98");
+    lab.up(&["--replicas", "1"]).assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    lab.xtask(&["outage", "--scenario", "meteor-strike"])
+        .assert_fails_with("crux-and-kafka");
+}
