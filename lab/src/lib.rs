@@ -12,6 +12,7 @@ pub mod golden_store;
 pub mod heal;
 pub mod local;
 pub mod outage;
+mod plot;
 pub mod prereq;
 pub mod pts;
 pub mod remote;

@@ -4,14 +4,12 @@
 //! are private to it, so small equivalents live here.
 
 use super::{OutageReport, RequestKind, Sample};
+use crate::plot::{Scale, escape, nice_step};
 use std::fmt::Write;
 
 /// Above this many successful samples, one dot each makes the SVG megabytes large and
 /// unreadable anyway, so successes become per-pixel-column min–max bars.
 const DOT_LIMIT: usize = 5_000;
-/// Above this spread (largest ÷ smallest plotted latency) a linear axis squashes the
-/// fast requests into one line, so the axis turns logarithmic (as `report::svg` does).
-const LOG_SCALE_SPREAD: f64 = 20.0;
 
 const WIDTH: f64 = 1000.0;
 const PLOT_LEFT: f64 = 80.0;
@@ -329,28 +327,10 @@ fn md_text(text: &str) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// A tick label without trailing zeros (`0.2`, `5`, `1000`).
 fn number(value: f64) -> String {
     let text = format!("{value:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-/// 1, 2 or 5 times a power of ten, at least `rough`.
-fn nice_step(rough: f64) -> f64 {
-    let magnitude = 10f64.powf(rough.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|step| *step >= rough)
-        .unwrap_or(10.0 * magnitude)
 }
 
 /// The x axis: seconds from the probe's start to a round number past the last event.
@@ -396,63 +376,6 @@ impl TimeAxis {
         (0..)
             .map(|i| f64::from(i) * self.step_s)
             .take_while(|tick| *tick <= self.end_s * (1.0 + 1e-9))
-    }
-}
-
-/// The y axis, latency in milliseconds.
-#[derive(Debug, PartialEq)]
-enum Scale {
-    Linear { max: f64 },
-    Log { min_exp: i32, max_exp: i32 },
-}
-
-impl Scale {
-    fn fitting(values: impl Iterator<Item = f64>) -> Scale {
-        // Zero latencies have no logarithm: they set no bound and sit at the bottom.
-        let (min, max) = values
-            .filter(|v| *v > 0.0 && v.is_finite())
-            .fold((f64::INFINITY, 0.0f64), |(min, max), v| {
-                (min.min(v), max.max(v))
-            });
-        if max <= 0.0 {
-            return Scale::Linear { max: 1.0 };
-        }
-        if max / min > LOG_SCALE_SPREAD {
-            let min_exp = min.log10().floor() as i32;
-            return Scale::Log {
-                min_exp,
-                max_exp: (max.log10().ceil() as i32).max(min_exp + 1),
-            };
-        }
-        let step = nice_step(max / 5.0);
-        Scale::Linear {
-            max: (max / step).ceil() * step,
-        }
-    }
-
-    /// Where `value` falls, from 0 (bottom) to 1 (top); values off the scale are clamped.
-    fn fraction(&self, value: f64) -> f64 {
-        let fraction = match *self {
-            Scale::Linear { max } => value / max,
-            Scale::Log { min_exp, max_exp } if value > 0.0 => {
-                (value.log10() - f64::from(min_exp)) / f64::from(max_exp - min_exp)
-            }
-            Scale::Log { .. } => 0.0,
-        };
-        fraction.clamp(0.0, 1.0)
-    }
-
-    fn ticks(&self) -> Vec<f64> {
-        match *self {
-            Scale::Linear { max } => {
-                let step = nice_step(max / 5.0);
-                (0..)
-                    .map(|i| f64::from(i) * step)
-                    .take_while(|tick| *tick <= max * (1.0 + 1e-9))
-                    .collect()
-            }
-            Scale::Log { min_exp, max_exp } => (min_exp..=max_exp).map(|e| 10f64.powi(e)).collect(),
-        }
     }
 }
 

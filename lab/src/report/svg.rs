@@ -1,11 +1,8 @@
 //! Hand-written SVG charts: one row per method, a bar to the median and a whisker to the
 //! p90, one bar per run when runs are compared. Plain text output, no plotting library.
 
+use crate::plot::{Scale, escape};
 use std::fmt::Write;
-
-/// Above this spread (largest ÷ smallest plotted value) a linear axis squashes the small
-/// values into invisibility, so the axis turns logarithmic.
-const LOG_SCALE_SPREAD: f64 = 20.0;
 
 const WIDTH: f64 = 900.0;
 const LABEL_WIDTH: f64 = 250.0;
@@ -31,75 +28,6 @@ pub(crate) struct Bar {
 pub(crate) struct Row<'a> {
     pub label: &'a str,
     pub bars: Vec<Option<Bar>>,
-}
-
-#[derive(Debug, PartialEq)]
-enum Scale {
-    Linear { max: f64 },
-    Log { min_exp: i32, max_exp: i32 },
-}
-
-impl Scale {
-    fn fitting(values: impl Iterator<Item = f64>) -> Scale {
-        let positive: Vec<f64> = values.filter(|v| *v > 0.0 && v.is_finite()).collect();
-        let max = positive.iter().copied().fold(0.0, f64::max);
-        let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
-        if max <= 0.0 {
-            return Scale::Linear { max: 1.0 };
-        }
-        if max / min > LOG_SCALE_SPREAD {
-            return Scale::Log {
-                min_exp: min.log10().floor() as i32,
-                max_exp: (max.log10().ceil() as i32).max(min.log10().floor() as i32 + 1),
-            };
-        }
-        let step = nice_step(max / 5.0);
-        Scale::Linear {
-            max: (max / step).ceil() * step,
-        }
-    }
-
-    /// Where `value` falls, from 0 (left) to 1 (right); values off the scale are clamped.
-    fn fraction(&self, value: f64) -> f64 {
-        let fraction = match *self {
-            Scale::Linear { max } => value / max,
-            Scale::Log { min_exp, max_exp } if value > 0.0 => {
-                (value.log10() - f64::from(min_exp)) / f64::from(max_exp - min_exp)
-            }
-            Scale::Log { .. } => 0.0,
-        };
-        fraction.clamp(0.0, 1.0)
-    }
-
-    fn ticks(&self) -> Vec<f64> {
-        match *self {
-            Scale::Linear { max } => {
-                let step = nice_step(max / 5.0);
-                (0..)
-                    .map(|i| f64::from(i) * step)
-                    .take_while(|tick| *tick <= max * (1.0 + 1e-9))
-                    .collect()
-            }
-            Scale::Log { min_exp, max_exp } => (min_exp..=max_exp).map(|e| 10f64.powi(e)).collect(),
-        }
-    }
-}
-
-/// 1, 2 or 5 times a power of ten, at least `rough`.
-fn nice_step(rough: f64) -> f64 {
-    let magnitude = 10f64.powf(rough.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|step| *step >= rough)
-        .unwrap_or(10.0 * magnitude)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn shortened(name: &str) -> String {
@@ -211,25 +139,6 @@ pub(crate) fn chart(title: &str, series: &[&str], rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scale_turns_logarithmic_past_a_spread_of_twenty() {
-        assert_eq!(
-            Scale::fitting([1.0, 20.0].into_iter()),
-            Scale::Linear { max: 20.0 }
-        );
-        assert_eq!(
-            Scale::fitting([2.0, 41.0, 0.0].into_iter()),
-            Scale::Log {
-                min_exp: 0,
-                max_exp: 2
-            }
-        );
-        assert_eq!(
-            Scale::fitting(std::iter::empty()),
-            Scale::Linear { max: 1.0 }
-        );
-    }
 
     #[test]
     fn ticks_are_round_numbers() {
