@@ -7,6 +7,9 @@ use crate::egeria::crux;
 use async_nats::jetstream;
 use std::time::Duration;
 
+/// Members of the golden store (three brokers, as the chart's Kafka).
+pub const MEMBERS: u16 = 3;
+
 /// Every stream keeps three copies, so one member can die with no loss.
 pub const REPLICAS: usize = 3;
 

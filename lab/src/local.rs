@@ -22,7 +22,7 @@ pub const GOLDEN_STORE_CLIENT_PORT: u16 = 4222;
 const GOLDEN_STORE_CLUSTER_PORT: u16 = 6222;
 const GOLDEN_STORE_MONITOR_PORT: u16 = 8222;
 const CONTROL_PLANE_PORT: u16 = 7070;
-const GOLDEN_STORE_MEMBERS: u16 = 3;
+use crate::golden_store::MEMBERS as GOLDEN_STORE_MEMBERS;
 pub const STANDIN_BINARY: &str = "egeria-standin";
 pub const LAB_BINARY: &str = "lab";
 

@@ -10,9 +10,6 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-/// The golden store always has three members (a 3-node JetStream cluster, or 3 Kafka brokers).
-pub const GOLDEN_STORE_MEMBERS: u16 = 3;
-
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -152,7 +149,7 @@ fn load_text(text: &str, origin: &str, replicas: u16) -> Result<Scenario, Scenar
             error,
         })?;
     scenario
-        .expand(replicas, GOLDEN_STORE_MEMBERS)
+        .expand(replicas, crate::golden_store::MEMBERS)
         .map_err(|error| match error {
             ScenarioError::Invalid { field, reason, .. } => ScenarioError::Invalid {
                 origin: origin.to_owned(),
