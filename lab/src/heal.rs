@@ -10,7 +10,7 @@ use crate::state::{LabDir, read_json};
 use crate::substrate::{PodInfo, PodPhase, Role, Substrate, SubstrateError};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,10 @@ pub struct HealEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// How often one pod identity is tried before its failure stands.
+const HEAL_ATTEMPTS: u32 = 5;
+const HEAL_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 pub struct Healer<'a, S> {
     substrate: &'a S,
@@ -125,27 +129,43 @@ impl<'a, S: Substrate> Healer<'a, S> {
         .await)
     }
 
-    /// Watches the pods until `stop` resolves, healing each replacement as it appears
-    /// (each pod identity once: a pod whose heal failed is reported, not retried forever).
+    /// Watches the pods until `stop` resolves, healing each replacement as it appears.
+    /// A heal that fails (the golden store electing a leader, say) is tried again after a
+    /// pause, a few times; each pod identity's last outcome is reported.
     pub async fn watch(&self, stop: impl Future<Output = ()>) -> Result<Vec<HealEvent>, HealError> {
-        let mut events = Vec::new();
-        let mut tried: BTreeSet<String> = BTreeSet::new();
+        let mut outcomes: Vec<HealEvent> = Vec::new();
+        let mut attempts: BTreeMap<String, (u32, Instant)> = BTreeMap::new();
         let mut pods = self.substrate.list_pods().await?;
         tokio::pin!(stop);
         loop {
+            let now = Instant::now();
             let candidates: Vec<PodInfo> = Self::unready(&pods.pods)
                 .into_iter()
-                .filter(|pod| !tried.contains(&pod.uid))
+                .filter(|pod| match attempts.get(&pod.uid) {
+                    None => true,
+                    Some((tries, next)) => *tries < HEAL_ATTEMPTS && now >= *next,
+                })
                 .collect();
-            for pod in &candidates {
-                tried.insert(pod.uid.clone());
-            }
             let healing =
                 futures::future::join_all(candidates.iter().map(|pod| self.heal_pod(pod)));
-            events.extend(healing.await);
+            for event in healing.await {
+                let tries = attempts.get(&event.uid).map_or(0, |(tries, _)| *tries) + 1;
+                attempts.insert(
+                    event.uid.clone(),
+                    (tries, Instant::now() + HEAL_RETRY_PAUSE),
+                );
+                outcomes.retain(|earlier| earlier.uid != event.uid);
+                outcomes.push(event);
+            }
+            // A failed heal is retried without waiting for the next pod change.
+            let wait = if outcomes.iter().any(|e| e.error.is_some()) {
+                HEAL_RETRY_PAUSE
+            } else {
+                Duration::from_secs(5)
+            };
             tokio::select! {
-                () = &mut stop => return Ok(events),
-                next = self.substrate.watch_pods(pods.generation, Duration::from_secs(5)) => pods = next?,
+                () = &mut stop => return Ok(outcomes),
+                next = self.substrate.watch_pods(pods.generation, wait) => pods = next?,
             }
         }
     }
