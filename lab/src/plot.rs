@@ -71,6 +71,13 @@ pub(crate) fn nice_step(rough: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// An SVG document's opening: the root element and a white background.
+pub(crate) fn svg_start(width: f64, height: f64) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    )
+}
+
 pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -9,13 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Fresh connection per request, as the service balances connections, not requests.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .pool_max_idle_per_host(0)
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    lab::egeria::fresh_connection_client(Duration::from_secs(10))
 }
 
 /// Which pod answered each of `n` requests sent through the connector service.

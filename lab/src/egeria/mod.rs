@@ -121,6 +121,19 @@ impl EgeriaClient {
     }
 }
 
+/// A client for traffic through the load-balancing service: the service balances
+/// connections, not requests, so every request opens a new connection. Like
+/// [`EgeriaClient`], it accepts the self-signed certificates of lab endpoints only.
+pub fn fresh_connection_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("the lab's HTTP client configuration is static and valid")
+}
+
 /// One OMAG Server Platform, as reached through one address.
 #[derive(Clone, Debug)]
 pub struct Platform {

@@ -58,15 +58,7 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(config: ProbeConfig) -> Self {
-        let http = reqwest::Client::builder()
-            // Lab platforms use self-signed certificates; only lab addresses are probed.
-            .tls_danger_accept_invalid_certs(true)
-            // A new connection per request, as the service balances connections.
-            .pool_max_idle_per_host(0)
-            .no_proxy()
-            .timeout(config.timeout)
-            .build()
-            .expect("static client configuration");
+        let http = crate::egeria::fresh_connection_client(config.timeout);
         Self {
             config,
             http,

@@ -1,7 +1,7 @@
 //! Hand-written SVG charts: one row per method, a bar to the median and a whisker to the
 //! p90, one bar per run when runs are compared. Plain text output, no plotting library.
 
-use crate::plot::{Scale, escape};
+use crate::plot::{Scale, escape, svg_start};
 use std::fmt::Write;
 
 const WIDTH: f64 = 900.0;
@@ -62,13 +62,8 @@ pub(crate) fn chart(title: &str, series: &[&str], rows: &[Row]) -> String {
         Scale::Log { .. } => "log scale",
     };
 
-    let mut svg = String::new();
     // Writing to a String cannot fail; `let _` keeps the formatting code readable.
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let mut svg = svg_start(WIDTH, height);
     let _ = writeln!(
         svg,
         r#"<text x="10" y="20" font-size="15" font-weight="bold">{}</text>"#,
