@@ -473,12 +473,13 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
     std::fs::write(&svg, crate::outage::render::timeline_svg(&report))
         .with_context(|| format!("writing {}", svg.display()))?;
     println!(
-        "outage {}: {} — {} requests, {} failed, longest gap {} ms, {} lost writes, {} stale reads",
+        "outage {}: {} — {} requests, {} failed, longest gap {} ms ({} ms for writes), {} lost writes, {} stale reads",
         report.scenario,
         report.verdict.to_uppercase(),
         report.requests.total,
         report.requests.failed,
         report.longest_gap_ms,
+        report.longest_write_gap_ms,
         report.lost_writes,
         report.stale_reads
     );

@@ -131,6 +131,20 @@ impl Substrate for LabSubstrate {
         }
     }
 
+    async fn log_leader(&self) -> Result<String, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.log_leader().await,
+            LabSubstrate::Kube(s) => s.log_leader().await,
+        }
+    }
+
+    fn can_pause(&self) -> bool {
+        match self {
+            LabSubstrate::Local(s) => s.can_pause(),
+            LabSubstrate::Kube(s) => s.can_pause(),
+        }
+    }
+
     async fn pause_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         match self {
             LabSubstrate::Local(s) => s.pause_pod(pod).await,

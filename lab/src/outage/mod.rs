@@ -18,6 +18,10 @@ pub struct OutageReport {
     pub phases: Vec<PhaseStats>,
     /// The longest time without a successful response.
     pub longest_gap_ms: u64,
+    /// The longest time without an acknowledged write: reads go on from each pod's own
+    /// index while writes wait for the golden store (a leader election, for one).
+    #[serde(default)]
+    pub longest_write_gap_ms: u64,
     /// Acknowledged writes missing from some pod after the convergence deadline.
     pub lost_writes: u64,
     /// Reads through the service that missed a write already acknowledged.

@@ -105,10 +105,12 @@ pub fn markdown(report: &OutageReport) -> String {
         md,
         "## Continuity and integrity\n\n\
          - Longest gap without a successful response: {}\n\
+         - Longest gap without an acknowledged write: {}\n\
          - Lost writes (acknowledged, then missing from some pod): {}\n\
          - Stale reads (a read that missed an acknowledged write): {}\n\
          - Fault window: {} to {} after the probe started ({})\n",
         duration(report.longest_gap_ms),
+        duration(report.longest_write_gap_ms),
         report.lost_writes,
         report.stale_reads,
         duration(start),
@@ -576,6 +578,7 @@ mod tests {
             },
             phases: vec![phase("before"), phase("during"), phase("after")],
             longest_gap_ms: 850,
+            longest_write_gap_ms: 2_400,
             lost_writes: 0,
             stale_reads: 2,
             pods: vec![

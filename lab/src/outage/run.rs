@@ -3,8 +3,10 @@
 //! read back from every connector pod on its own address.
 
 use super::probe::{AckedWrite, Probe, ProbeConfig};
-use super::scenario::{Action, PodSelector, Scenario, Then};
-use super::{OutageReport, PhaseStats, PodConvergence, PodOutage, RequestTotals, Sample};
+use super::scenario::{Action, PodSelector, Scenario, Target, Then};
+use super::{
+    OutageReport, PhaseStats, PodConvergence, PodOutage, RequestKind, RequestTotals, Sample,
+};
 use crate::bootstrap::BootstrapOptions;
 use crate::egeria::EgeriaClient;
 use crate::heal::Healer;
@@ -66,6 +68,7 @@ pub async fn run_outage<S: Substrate>(
     scenario: &Scenario,
     options: &OutageOptions,
 ) -> anyhow::Result<OutageReport> {
+    check_supported(substrate, scenario)?;
     let probe = Arc::new(Probe::new(ProbeConfig {
         service_url: substrate.endpoints().connector_service_url.clone(),
         server: settings.connector_server.clone(),
@@ -126,7 +129,8 @@ pub async fn run_outage<S: Substrate>(
         substrate: substrate.name().to_string(),
         requests: totals(&probed.samples),
         phases: phases(&probed.samples, fault_window_ms),
-        longest_gap_ms: longest_gap(&probed.samples),
+        longest_gap_ms: longest_gap(&probed.samples, None),
+        longest_write_gap_ms: longest_gap(&probed.samples, Some(RequestKind::Write)),
         lost_writes,
         stale_reads: probed.stale_reads,
         pods,
@@ -191,9 +195,19 @@ async fn drive<S: Substrate>(
     let fault_start = probe.now_ms();
     let mut downed: Vec<Downed> = Vec::new();
     let mut healed_in_time = true;
+    // Paused targets and the pod each froze: pausing the leader moves the leadership, so
+    // `resume leader` must thaw the pod that was paused, not whichever leads now.
+    let mut paused: Vec<(Target, String)> = Vec::new();
     for step in &scenario.steps {
         tokio::time::sleep(step.delay).await;
-        let name = target_pod(substrate, settings, step.target.role, &step.target.pod).await?;
+        let frozen = paused.iter().position(|(target, _)| *target == step.target);
+        let name = match (step.action, frozen) {
+            (Action::Resume, Some(at)) => paused.remove(at).1,
+            _ => target_pod(substrate, settings, &step.target).await?,
+        };
+        if step.action == Action::Pause {
+            paused.push((step.target, name.clone()));
+        }
         let pods = substrate.list_pods().await?;
         let pod = pods
             .get(&name)
@@ -227,24 +241,45 @@ async fn drive<S: Substrate>(
     Ok((downed, (fault_start, fault_end), healed_in_time))
 }
 
-/// The pod a step targets; `leader` asks the golden store which member leads the log.
+/// The pod a step targets; `leader` and `follower` ask the golden store, at the time of
+/// the step, which member leads the transaction log.
 async fn target_pod<S: Substrate>(
     substrate: &S,
     settings: &LabSettings,
-    role: Role,
-    selector: &PodSelector,
+    target: &Target,
 ) -> anyhow::Result<String> {
-    Ok(match (role, selector) {
-        (Role::Connector, PodSelector::Ordinal(i)) => settings.connector_pod(*i),
-        (Role::GoldenStore, PodSelector::Ordinal(j)) => settings.golden_store_pod(*j),
-        (Role::GoldenStore, PodSelector::Leader) => {
-            let bootstrap = &substrate.endpoints().golden_store_bootstrap;
-            crate::golden_store::tx_log_leader(bootstrap)
-                .await
-                .map_err(|e| anyhow::anyhow!("finding the transaction log's leader: {e}"))?
+    Ok(match (target.role, target.pod) {
+        (Role::Connector, PodSelector::Ordinal(i)) => settings.connector_pod(i),
+        (Role::GoldenStore, PodSelector::Ordinal(j)) => settings.golden_store_pod(j),
+        (Role::GoldenStore, PodSelector::Leader) => substrate.log_leader().await?,
+        (Role::GoldenStore, PodSelector::Follower) => {
+            let leader = substrate.log_leader().await?;
+            let pods = substrate.list_pods().await?;
+            pods.with_role(Role::GoldenStore)
+                .find(|pod| pod.name != leader && pod.phase == PodPhase::Running)
+                .map(|pod| pod.name.clone())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no running golden-store member besides the leader {leader}")
+                })?
         }
-        (role, selector) => anyhow::bail!("cannot target {selector:?} of role {}", role.label()),
+        _ => anyhow::bail!("cannot target {target}"),
     })
+}
+
+/// Refuses, before any traffic, a scenario this substrate cannot carry out.
+fn check_supported<S: Substrate>(substrate: &S, scenario: &Scenario) -> anyhow::Result<()> {
+    let pauses = scenario
+        .steps
+        .iter()
+        .any(|step| matches!(step.action, Action::Pause | Action::Resume));
+    anyhow::ensure!(
+        !pauses || substrate.can_pause(),
+        "scenario {} pauses pods, which the {} substrate cannot do; use kill or delete \
+         steps, or run it on the local substrate",
+        scenario.name,
+        substrate.name()
+    );
+    Ok(())
 }
 
 /// Waits until every downed pod is back and every connector pod is in the rotation.
@@ -387,15 +422,20 @@ fn phases(samples: &[Sample], (start, end): (u64, u64)) -> Vec<PhaseStats> {
         .collect()
 }
 
-/// The longest time between two successful answers (from the first request sent).
-fn longest_gap(samples: &[Sample]) -> u64 {
-    let mut answered: Vec<u64> = samples
-        .iter()
+/// The longest time between two successful answers (of one kind, if given), from the
+/// first request sent.
+fn longest_gap(samples: &[Sample], kind: Option<RequestKind>) -> u64 {
+    let of_kind = || {
+        samples
+            .iter()
+            .filter(move |s| kind.is_none_or(|kind| s.kind == kind))
+    };
+    let mut answered: Vec<u64> = of_kind()
         .filter(|s| s.ok)
         .map(|s| s.at_ms + s.latency_ms)
         .collect();
     answered.sort_unstable();
-    let first = samples.iter().map(|s| s.at_ms).min().unwrap_or(0);
+    let first = of_kind().map(|s| s.at_ms).min().unwrap_or(0);
     let mut previous = first;
     let mut longest = 0;
     for at in answered {
@@ -439,7 +479,6 @@ fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outage::RequestKind;
 
     fn sample(at_ms: u64, latency_ms: u64, ok: bool) -> Sample {
         Sample {
@@ -479,8 +518,17 @@ mod tests {
             sample(100, 5, false),
             sample(900, 20, true),
         ];
-        assert_eq!(longest_gap(&samples), 910);
-        assert_eq!(longest_gap(&[]), 0);
+        assert_eq!(longest_gap(&samples, None), 910);
+        assert_eq!(longest_gap(&[], None), 0);
+        // Reads answered in between do not shorten the wait for a write.
+        let mut mixed = samples.to_vec();
+        mixed.push(Sample {
+            kind: RequestKind::Read,
+            ..sample(400, 5, true)
+        });
+        assert_eq!(longest_gap(&mixed, None), 515);
+        assert_eq!(longest_gap(&mixed, Some(RequestKind::Write)), 910);
+        assert_eq!(longest_gap(&mixed, Some(RequestKind::Read)), 5);
     }
 
     #[test]
@@ -510,5 +558,206 @@ mod tests {
             ..Default::default()
         };
         assert!(judge(&fine, &options).is_empty());
+    }
+
+    /// Scenarios carried out through the Kubernetes API: a mock API server keeps the pods
+    /// as their StatefulSets would, and a fake broker says which one leads the log.
+    mod on_kubernetes {
+        use super::*;
+        use crate::egeria::crux;
+        use crate::substrate::Endpoints;
+        use crate::substrate::kube::KubeSubstrate;
+        use crate::substrate::kube::fake_broker;
+        use crate::substrate::kube::mock::{MockApi, PODS, StatefulSetCluster};
+        use http::Method;
+
+        /// The lab's pods, the transaction log's partition led by broker `leader`.
+        async fn lab(leader: i32) -> (MockApi, KubeSubstrate) {
+            let metadata = fake_broker::response(crux::TX_LOG_TOPIC, 0, &[(0, leader)]);
+            let (bootstrap, _requests) = fake_broker::serve(metadata).await;
+            let api = StatefulSetCluster::serve(&[
+                ("lab-crux-0", "connector"),
+                ("lab-crux-1", "connector"),
+                ("lab-crux-2", "connector"),
+                ("lab-kafka-0", "golden-store"),
+                ("lab-kafka-1", "golden-store"),
+                ("lab-kafka-2", "golden-store"),
+            ]);
+            let endpoints = Endpoints {
+                connector_service_url: "https://lab-crux.ns.svc.cluster.local:9443".into(),
+                golden_store_bootstrap: bootstrap,
+            };
+            let substrate = KubeSubstrate::new(api.client.clone(), "ns", "lab", endpoints);
+            (api, substrate)
+        }
+
+        /// Runs a built-in scenario's steps as `run_outage` does, short, with the pods'
+        /// changes recorded. Standing in for the healer, `open_gates` only marks replaced
+        /// connector pods ready (the real healer first configures their servers through
+        /// Egeria's API, out of reach here).
+        async fn run_steps(
+            substrate: &KubeSubstrate,
+            name: &str,
+        ) -> anyhow::Result<(Vec<Downed>, (u64, u64), bool)> {
+            let mut scenario = crate::outage::scenario::load(name, 3)?;
+            scenario.before = Duration::from_millis(20);
+            scenario.after = Duration::ZERO;
+            check_supported(substrate, &scenario)?;
+            let options = OutageOptions {
+                rate: 20.0,
+                request_timeout: Duration::from_secs(2),
+                heal_deadline: Duration::from_secs(20),
+                converge_deadline: Duration::from_secs(1),
+                max_failed: None,
+                max_gap: None,
+            };
+            let probe = Probe::new(ProbeConfig {
+                service_url: substrate.endpoints().connector_service_url.clone(),
+                server: "crux".into(),
+                user: "myuser".into(),
+                rate: options.rate,
+                timeout: options.request_timeout,
+                marker: "test".into(),
+            });
+            let log = std::sync::Mutex::new(PodLog::default());
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let watching = record_pods(substrate, &probe, &log, stop_rx.clone());
+            let gating = open_gates(substrate, stop_rx);
+            let steps = async {
+                let settings = LabSettings::default();
+                let outcome = drive(substrate, &settings, &scenario, &options, &probe, &log).await;
+                let _ = stop_tx.send(true);
+                outcome
+            };
+            let (watched, gated, driven) = tokio::join!(watching, gating, steps);
+            watched?;
+            gated?;
+            driven
+        }
+
+        async fn open_gates(
+            substrate: &KubeSubstrate,
+            stop: watch::Receiver<bool>,
+        ) -> anyhow::Result<()> {
+            let stop = stopped(stop);
+            tokio::pin!(stop);
+            let mut list = substrate.list_pods().await?;
+            loop {
+                for pod in list.with_role(Role::Connector).filter(|pod| !pod.ready) {
+                    substrate.set_ready(&pod.name, &pod.uid, true).await?;
+                }
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    next = substrate.watch_pods(list.generation, Duration::from_secs(5)) => {
+                        list = next?;
+                    }
+                }
+            }
+        }
+
+        /// What the runner asked of the API server, in order: `DELETE name (grace)` and
+        /// `READY name uid`.
+        fn faults_and_gates(api: &MockApi) -> Vec<String> {
+            api.seen()
+                .iter()
+                .filter_map(|seen| {
+                    let pod = seen.path.strip_prefix(PODS)?.strip_prefix('/')?;
+                    match seen.method {
+                        Method::DELETE => Some(format!(
+                            "DELETE {pod} grace={}",
+                            seen.body["gracePeriodSeconds"]
+                        )),
+                        Method::PATCH => Some(format!(
+                            "READY {} {}",
+                            pod.trim_end_matches("/status"),
+                            seen.body["metadata"]["uid"].as_str()?
+                        )),
+                        _ => None,
+                    }
+                })
+                .collect()
+        }
+
+        #[tokio::test]
+        async fn crux_and_kafka_kills_a_connector_and_a_follower_then_waits_for_the_gate() {
+            let (api, substrate) = lab(2).await;
+
+            let (downed, (start, end), healed) =
+                run_steps(&substrate, "crux-and-kafka").await.unwrap();
+
+            assert!(healed);
+            // Broker 2 leads the log: the follower is the first other member. The gate of
+            // the replacement (uid lab-crux-1-1) opens after the kill, and may open before
+            // the second kill.
+            let requests = faults_and_gates(&api);
+            let (deletes, gates): (Vec<&String>, Vec<&String>) =
+                requests.iter().partition(|r| r.starts_with("DELETE"));
+            assert_eq!(
+                deletes,
+                ["DELETE lab-crux-1 grace=0", "DELETE lab-kafka-0 grace=0"]
+            );
+            assert_eq!(gates, ["READY lab-crux-1 lab-crux-1-1"]);
+            assert_eq!(requests[0], "DELETE lab-crux-1 grace=0");
+            let names: Vec<&str> = downed.iter().map(|d| d.name.as_str()).collect();
+            assert_eq!(names, ["lab-crux-1", "lab-kafka-0"]);
+            assert_eq!(downed[0].old_uid, "lab-crux-1-0");
+            assert!(
+                start <= downed[0].at_ms && downed[1].at_ms <= end,
+                "{start}..{end}"
+            );
+        }
+
+        #[tokio::test]
+        async fn kafka_leader_kills_the_broker_leading_the_partition() {
+            let (api, substrate) = lab(1).await;
+
+            let (downed, _, healed) = run_steps(&substrate, "kafka-leader").await.unwrap();
+
+            assert!(healed);
+            assert_eq!(faults_and_gates(&api), ["DELETE lab-kafka-1 grace=0"]);
+            assert_eq!(downed[0].name, "lab-kafka-1");
+        }
+
+        #[tokio::test]
+        async fn rolling_crux_kills_each_pod_once_the_previous_is_back_in_rotation() {
+            let (api, substrate) = lab(0).await;
+
+            let (downed, _, healed) = run_steps(&substrate, "rolling-crux").await.unwrap();
+
+            assert!(healed);
+            assert_eq!(downed.len(), 3);
+            assert_eq!(
+                faults_and_gates(&api),
+                [
+                    "DELETE lab-crux-0 grace=0",
+                    "READY lab-crux-0 lab-crux-0-1",
+                    "DELETE lab-crux-1 grace=0",
+                    "READY lab-crux-1 lab-crux-1-2",
+                    "DELETE lab-crux-2 grace=0",
+                    "READY lab-crux-2 lab-crux-2-3",
+                ]
+            );
+        }
+
+        #[tokio::test]
+        async fn pausing_is_refused_before_any_fault() {
+            let (api, substrate) = lab(0).await;
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(
+                file.path(),
+                "name: freeze\nsteps:\n  - action: pause\n    target: {role: connector, pod: 0}\n  - action: resume\n    target: {role: connector, pod: 0}\n",
+            )
+            .unwrap();
+            let scenario = crate::outage::scenario::load(file.path().to_str().unwrap(), 3).unwrap();
+
+            let error = check_supported(&substrate, &scenario).unwrap_err();
+
+            assert_eq!(
+                error.to_string(),
+                "scenario freeze pauses pods, which the kube substrate cannot do; use kill or \
+                 delete steps, or run it on the local substrate"
+            );
+            assert!(api.seen().is_empty());
+        }
     }
 }

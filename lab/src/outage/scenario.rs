@@ -67,6 +67,16 @@ pub enum PodSelector {
     /// it moves the leadership, so the runner resolves a later `resume` of `leader` to the
     /// member it paused, not to the new leader.
     Leader,
+    /// The first golden-store member (by ordinal) that does not lead the transaction log,
+    /// resolved at run time: the loss of a member without a leader election.
+    Follower,
+}
+
+impl PodSelector {
+    /// Selectors only the golden store can answer.
+    fn is_log_role(self) -> bool {
+        matches!(self, PodSelector::Leader | PodSelector::Follower)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -202,12 +212,13 @@ impl Scenario {
                         format!("pod {n} does not exist: the lab has {count} {noun} ({range})"),
                     ));
                 }
-                PodSelector::Leader if step.target.role == Role::Connector => {
+                selector if selector.is_log_role() && step.target.role == Role::Connector => {
                     return Err(invalid(
                         pod_field(),
-                        "`leader` applies to the golden store only (the member leading the \
-                         transaction log); connector pods have no leader"
-                            .into(),
+                        format!(
+                            "`{selector}` applies to the golden store only (leader and \
+                             followers of the transaction log); connector pods have no leader"
+                        ),
                     ));
                 }
                 PodSelector::Each => expanded.extend((0..count).map(|pod| {
@@ -274,6 +285,7 @@ impl fmt::Display for PodSelector {
             PodSelector::Ordinal(n) => write!(f, "{n}"),
             PodSelector::Each => f.write_str("each"),
             PodSelector::Leader => f.write_str("leader"),
+            PodSelector::Follower => f.write_str("follower"),
         }
     }
 }
@@ -337,7 +349,7 @@ impl<'de> Deserialize<'de> for PodSelector {
         impl Visitor<'_> for Selector {
             type Value = PodSelector;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a pod ordinal (0, 1, …), `each` or `leader`")
+                f.write_str("a pod ordinal (0, 1, …), `each`, `leader` or `follower`")
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<PodSelector, E> {
                 u16::try_from(n)
@@ -354,6 +366,7 @@ impl<'de> Deserialize<'de> for PodSelector {
                 match text {
                     "each" => Ok(PodSelector::Each),
                     "leader" => Ok(PodSelector::Leader),
+                    "follower" => Ok(PodSelector::Follower),
                     other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
@@ -402,7 +415,7 @@ mod tests {
             load("crux-and-kafka", 3).unwrap().steps,
             [
                 step(Kill, Connector, Ordinal(1), Continue),
-                step(Kill, GoldenStore, Ordinal(2), WaitHealed),
+                step(Kill, GoldenStore, Follower, WaitHealed),
             ]
         );
         assert_eq!(

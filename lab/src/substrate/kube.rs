@@ -4,17 +4,21 @@
 //! kind kubeconfig.
 
 mod diagnostics;
+mod kafka;
 #[cfg(test)]
-mod mock;
+pub(crate) mod mock;
 mod pods;
 #[cfg(test)]
 mod tests;
 mod workloads;
 
 pub use diagnostics::dump_diagnostics;
+#[cfg(test)]
+pub(crate) use kafka::fake_broker;
 pub use workloads::wait_for_workloads;
 
 use super::{Endpoints, PodList, Substrate, SubstrateError};
+use crate::egeria::crux;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -337,6 +341,37 @@ impl Substrate for KubeSubstrate {
         )
         .await
         .map(drop)
+    }
+
+    async fn log_leader(&self) -> Result<String, SubstrateError> {
+        let bootstrap = &self.endpoints.golden_store_bootstrap;
+        let action = "find the transaction log's leader";
+        let leader = kafka::partition_leader(bootstrap, crux::TX_LOG_TOPIC, 0, CALL_TIMEOUT)
+            .await
+            .map_err(|detail| SubstrateError::Unreachable {
+                substrate: NAME,
+                endpoint: bootstrap.clone(),
+                detail: format!("{action}: {detail}"),
+            })?;
+        // The chart's brokers take their StatefulSet ordinal as node id and advertise
+        // `<pod>.<headless service>`; a broker that does not is not this release's.
+        let pod = format!("{}-kafka-{}", self.release, leader.node_id);
+        if leader.host.split('.').next() != Some(pod.as_str()) {
+            return Err(SubstrateError::Refused {
+                substrate: NAME,
+                action: action.into(),
+                detail: format!(
+                    "broker {} ({}) is not a pod of release {}: an external Kafka cannot be \
+                     a fault target",
+                    leader.node_id, leader.host, self.release
+                ),
+            });
+        }
+        Ok(pod)
+    }
+
+    fn can_pause(&self) -> bool {
+        false
     }
 
     /// Kubernetes has no API to freeze a pod's processes.

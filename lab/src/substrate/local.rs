@@ -165,6 +165,22 @@ impl Substrate for LocalSubstrate {
         self.pod_action(pod, "delete").await
     }
 
+    async fn log_leader(&self) -> Result<String, SubstrateError> {
+        let bootstrap = &self.endpoints.golden_store_bootstrap;
+        crate::golden_store::tx_log_leader(bootstrap)
+            .await
+            .map_err(|detail| SubstrateError::Unreachable {
+                substrate: NAME,
+                endpoint: bootstrap.clone(),
+                detail: format!("find the transaction log's leader: {detail}"),
+            })
+    }
+
+    /// Pods are processes: SIGSTOP freezes them.
+    fn can_pause(&self) -> bool {
+        true
+    }
+
     async fn pause_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         self.pod_action(pod, "pause").await
     }

@@ -139,6 +139,14 @@ pub trait Substrate: Sync {
     /// Ends the pod with its normal grace period; it is replaced with fresh state.
     fn delete_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 
+    /// The golden-store member currently leading the transaction log (its pod name): the
+    /// one whose loss forces a leader election.
+    fn log_leader(&self) -> impl Future<Output = Result<String, SubstrateError>> + Send;
+
+    /// Whether [`Substrate::pause_pod`] can work here, so a scenario that needs it is
+    /// refused before it starts rather than halfway.
+    fn can_pause(&self) -> bool;
+
     /// Freezes the pod's processes (a hung pod: it neither answers nor dies).
     fn pause_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 

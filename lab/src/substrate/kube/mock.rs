@@ -32,7 +32,18 @@ pub struct MockApi {
 }
 
 impl MockApi {
-    pub fn new(mut route: Route) -> Self {
+    pub fn new(route: Route) -> Self {
+        Self::start(route, false)
+    }
+
+    /// Like `new`, but every request left unanswered is offered to `route` again after
+    /// each later request, so a route with state can answer a held watch once something
+    /// changed.
+    pub fn reoffering(route: Route) -> Self {
+        Self::start(route, true)
+    }
+
+    fn start(mut route: Route, reoffer: bool) -> Self {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
@@ -54,9 +65,17 @@ impl MockApi {
                     body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
                 };
                 record.lock().unwrap().push(request.clone());
-                match route(&request) {
-                    Some(response) => reply.send_response(response),
-                    None => unanswered.push(reply),
+                // The new request first, so that held ones see what it changed.
+                let held = if reoffer {
+                    std::mem::take(&mut unanswered)
+                } else {
+                    Vec::new()
+                };
+                for (request, reply) in std::iter::once((request, reply)).chain(held) {
+                    match route(&request) {
+                        Some(response) => reply.send_response(response),
+                        None => unanswered.push((request, reply)),
+                    }
                 }
             }
         });
@@ -163,5 +182,106 @@ impl PodSpec<'_> {
             "spec": { "containers": [{ "name": "c0", "image": "img" }] },
             "status": { "phase": self.phase, "conditions": conditions, "containerStatuses": containers },
         })
+    }
+}
+
+pub const PODS: &str = "/api/v1/namespaces/ns/pods";
+
+/// The pods of release `lab` in namespace `ns` as their StatefulSets keep them: a deleted
+/// pod is replaced at once by one with a new uid (a connector out of the rotation until
+/// its gate is set); a status patch sets the gate only if it names the current uid; a
+/// watch is answered as soon as anything changed after the version it watches from.
+pub struct StatefulSetCluster {
+    version: u64,
+    pods: Vec<Value>,
+    replacements: u32,
+}
+
+impl StatefulSetCluster {
+    /// Serves `pods` (`(name, component)`), every connector in the rotation.
+    pub fn serve(pods: &[(&str, &str)]) -> MockApi {
+        let mut cluster = StatefulSetCluster {
+            version: 100,
+            pods: pods
+                .iter()
+                .map(|(name, component)| Self::pod(name, &format!("{name}-0"), component, "True"))
+                .collect(),
+            replacements: 0,
+        };
+        MockApi::reoffering(Box::new(move |seen| cluster.answer(seen)))
+    }
+
+    fn pod(name: &str, uid: &str, component: &str, serving: &str) -> Value {
+        PodSpec {
+            name,
+            uid,
+            component,
+            phase: "Running",
+            serving: (component == "connector").then_some(serving),
+            restarts: &[0],
+        }
+        .json()
+    }
+
+    fn answer(&mut self, seen: &Seen) -> Option<Response<Body>> {
+        if seen.path == PODS {
+            if !seen.is_watch() {
+                let version = self.version.to_string();
+                return Some(ok(list("Pod", &version, self.pods.clone())));
+            }
+            let from: u64 = seen
+                .query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("resourceVersion="))
+                .and_then(|version| version.parse().ok())
+                .unwrap_or(0);
+            let event = json!({ "type": "MODIFIED", "object": self.pods[0].clone() });
+            return (self.version > from).then(|| watch_events(&[event]));
+        }
+        let rest = seen.path.strip_prefix(PODS)?.strip_prefix('/')?;
+        let (name, sub) = match rest.split_once('/') {
+            Some((name, sub)) => (name, Some(sub)),
+            None => (rest, None),
+        };
+        let Some(index) = self.pods.iter().position(|p| p["metadata"]["name"] == name) else {
+            return Some(failure(
+                404,
+                "NotFound",
+                &format!("pods \"{name}\" not found"),
+            ));
+        };
+        match (&seen.method, sub) {
+            (&Method::GET, None) => Some(ok(self.pods[index].clone())),
+            (&Method::DELETE, None) => {
+                self.replacements += 1;
+                let uid = format!("{name}-{}", self.replacements);
+                let component =
+                    self.pods[index]["metadata"]["labels"]["app.kubernetes.io/component"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                let gone = std::mem::replace(
+                    &mut self.pods[index],
+                    Self::pod(name, &uid, &component, "False"),
+                );
+                self.version += 1;
+                Some(ok(gone))
+            }
+            (&Method::PATCH, Some("status")) => {
+                let pod = &mut self.pods[index];
+                if seen.body["metadata"]["uid"] != pod["metadata"]["uid"] {
+                    return Some(failure(422, "Invalid", "metadata.uid: field is immutable"));
+                }
+                let wanted = seen.body["status"]["conditions"][0]["status"].clone();
+                let conditions = pod["status"]["conditions"].as_array_mut()?;
+                let gate = conditions
+                    .iter_mut()
+                    .find(|c| c["type"] == "egeria-ha-lab/serving")?;
+                gate["status"] = wanted;
+                self.version += 1;
+                Some(ok(pod.clone()))
+            }
+            _ => None,
+        }
     }
 }

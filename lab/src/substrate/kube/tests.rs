@@ -1,10 +1,8 @@
-use super::mock::{MockApi, PodSpec, Seen, failure, list, ok, text, watch_events};
+use super::mock::{MockApi, PODS, PodSpec, Seen, failure, list, ok, text, watch_events};
 use super::*;
 use crate::substrate::{PodPhase, Role};
 use http::Method;
 use serde_json::{Value, json};
-
-const PODS: &str = "/api/v1/namespaces/ns/pods";
 
 fn endpoints() -> Endpoints {
     Endpoints {
