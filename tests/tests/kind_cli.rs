@@ -4,7 +4,10 @@
 //! did not create. (No cluster can run here; the kube side is tested against a mock API.)
 
 use e2e::{Run, TestLab};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// One fake for all three tools: logs `<tool> <args>` and answers what the lab asks.
 const FAKE: &str = r#"#!/usr/bin/env bash
@@ -69,13 +72,14 @@ impl Fakes {
             .collect()
     }
 
-    fn run(&self, lab: &TestLab, args: &[&str], env: &[(&str, &str)]) -> Run {
+    fn run(&self, lab: &TestLab, args: &[impl AsRef<str>], env: &[(&str, &str)]) -> Run {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         let path = format!(
             "{}:{}",
             self.dir.path().display(),
             std::env::var("PATH").unwrap()
         );
-        let mut command = lab.command(args);
+        let mut command = lab.command(&args);
         command
             .env("PATH", path)
             .env("FAKE_LOG", self.dir.path().join("log"))
@@ -101,12 +105,66 @@ fn kubeconfig_of(lab: &TestLab) -> PathBuf {
 }
 
 const UP: &[&str] = &["lab-up", "--substrate", "kind", "--ready-timeout", "2s"];
+const SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
+const JAR_SHA1_PATH: &str = "/maven2/org/odpi/egeria/egeria-connector-crux/3.0/egeria-connector-crux-3.0-jar-with-dependencies.jar.sha1";
+
+/// A values file that pins the connector's checksum, as a user who has it would write.
+fn pinned_values(dir: &Path) -> PathBuf {
+    let path = dir.join("pinned.yaml");
+    let text = format!("crux:\n  connector:\n    checksum:\n      value: \"{SHA1}\"\n");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `lab-up --substrate kind` with the checksum pinned in a values file.
+fn up_pinned(fakes: &Fakes) -> Vec<String> {
+    let pinned = pinned_values(fakes.dir.path()).display().to_string();
+    [UP, &["--values", &pinned]]
+        .concat()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A Maven repository on loopback answering every request with `status` and `body`;
+/// returns its `…/maven2` URL and the paths it was asked for.
+fn maven(status: &'static str, body: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/maven2", listener.local_addr().unwrap());
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let record = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = String::new();
+            BufReader::new(&stream).read_line(&mut request).unwrap();
+            let path = request.split_whitespace().nth(1).unwrap_or_default();
+            record.lock().unwrap().push(path.to_string());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, asked)
+}
+
+fn repository_values(dir: &Path, url: &str) -> String {
+    let path = dir.join("repository.yaml");
+    std::fs::write(
+        &path,
+        format!("crux:\n  connector:\n    repositoryUrl: {url}\n"),
+    )
+    .unwrap();
+    path.display().to_string()
+}
 
 #[test]
 fn lab_up_creates_builds_loads_installs_in_order_and_lab_down_deletes_what_it_created() {
     let lab = TestLab::new("127.95");
     let fakes = Fakes::new();
-    let up = fakes.run(&lab, UP, &[]);
+    let up = fakes.run(&lab, &up_pinned(&fakes), &[]);
     // The fake API server never answers: the wait is the step that fails, and says so.
     up.assert_fails_with("waiting for the workloads");
     let log = fakes.log();
@@ -114,7 +172,7 @@ fn lab_up_creates_builds_loads_installs_in_order_and_lab_down_deletes_what_it_cr
         "kind get clusters",
         "kind create cluster --name egeria-ha-lab --config",
         "docker build --tag egeria-ha-lab/runner:",
-        "helm template lab charts/ec-ha-crux --values charts/ec-ha-crux/values-laptop-16g.yaml --set crux.replicas=3",
+        "helm template lab charts/ec-ha-crux --values charts/ec-ha-crux/values-laptop-16g.yaml --values ",
         "helm upgrade --install --namespace egeria-ha-lab --create-namespace --kubeconfig",
     ];
     let positions: Vec<usize> = order.iter().map(|p| position(&log, p)).collect();
@@ -161,7 +219,7 @@ fn an_existing_lab_cluster_is_reused_not_recreated_and_can_be_kept() {
     let lab = TestLab::new("127.95");
     let fakes = Fakes::new();
     fakes
-        .run(&lab, UP, &[])
+        .run(&lab, &up_pinned(&fakes), &[])
         .assert_fails_with("waiting for the workloads");
     fakes
         .run(&lab, &["lab-down", "--keep-cluster"], &[])
@@ -170,7 +228,7 @@ fn an_existing_lab_cluster_is_reused_not_recreated_and_can_be_kept() {
     // The cluster the lab created is still there: a second lab-up reuses it.
     let before = fakes.log().len();
     fakes
-        .run(&lab, UP, &[("FAKE_CLUSTER_EXISTS", "1")])
+        .run(&lab, &up_pinned(&fakes), &[("FAKE_CLUSTER_EXISTS", "1")])
         .assert_fails_with("waiting for the workloads");
     let second: Vec<String> = fakes.log()[before..].to_vec();
     assert!(
@@ -197,7 +255,7 @@ fn an_existing_lab_cluster_is_reused_not_recreated_and_can_be_kept() {
 fn a_cluster_the_lab_did_not_create_is_never_touched() {
     let lab = TestLab::new("127.95");
     let fakes = Fakes::new();
-    let up = fakes.run(&lab, UP, &[("FAKE_CLUSTER_EXISTS", "1")]);
+    let up = fakes.run(&lab, &up_pinned(&fakes), &[("FAKE_CLUSTER_EXISTS", "1")]);
     up.assert_fails_with("this lab did not create");
     let log = fakes.log();
     for forbidden in ["kind create", "kind delete", "helm upgrade", "docker build"] {
@@ -210,7 +268,7 @@ fn a_cluster_the_lab_did_not_create_is_never_touched() {
     fakes
         .run(
             &lab,
-            &[UP, &["--adopt-cluster"]].concat(),
+            &[up_pinned(&fakes), vec!["--adopt-cluster".into()]].concat(),
             &[("FAKE_CLUSTER_EXISTS", "1")],
         )
         .assert_fails_with("waiting for the workloads");
@@ -224,7 +282,7 @@ fn a_cluster_the_lab_did_not_create_is_never_touched() {
 fn a_failing_step_is_named() {
     let lab = TestLab::new("127.95");
     let fakes = Fakes::new();
-    let up = fakes.run(&lab, UP, &[("FAKE_FAIL", "build")]);
+    let up = fakes.run(&lab, &up_pinned(&fakes), &[("FAKE_FAIL", "build")]);
     up.assert_fails_with("step \"building the runner image\" failed");
     assert!(!fakes.log().iter().any(|l| l.starts_with("helm upgrade")));
 }
@@ -237,4 +295,77 @@ fn missing_tools_point_to_the_local_substrate() {
     let run = Run::from_output(run);
     run.assert_fails_with("--substrate local");
     run.assert_fails_with("docker");
+}
+
+#[test]
+fn an_unpinned_checksum_is_read_once_from_the_repository_and_recorded() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    let published = format!("{SHA1}  egeria-connector-crux-3.0-jar-with-dependencies.jar\n");
+    let (url, asked) = maven("200 OK", published);
+    let values = repository_values(fakes.dir.path(), &url);
+    let up = [UP, &["--values", values.as_str()]].concat();
+
+    fakes
+        .run(&lab, &up, &[])
+        .assert_fails_with("waiting for the workloads");
+
+    assert_eq!(*asked.lock().unwrap(), [JAR_SHA1_PATH]);
+    let set = format!("--set-string crux.connector.checksum.value={SHA1}");
+    let log = fakes.log();
+    for command in ["helm template ", "helm upgrade --install "] {
+        let line = &log[position(&log, command)];
+        assert!(line.ends_with(&set), "{line}");
+    }
+    let recorded =
+        std::fs::read_to_string(lab.dir.path().join("kind/connector-checksum.json")).unwrap();
+    assert!(
+        recorded.contains(SHA1) && recorded.contains(JAR_SHA1_PATH),
+        "{recorded}"
+    );
+
+    // The recorded value is used from then on: the repository is not asked again.
+    fakes.run(&lab, &["lab-down"], &[]).assert_ok();
+    fakes
+        .run(&lab, &up, &[])
+        .assert_fails_with("waiting for the workloads");
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    let installs_with_the_checksum = fakes
+        .log()
+        .iter()
+        .filter(|line| line.starts_with("helm upgrade") && line.ends_with(&set))
+        .count();
+    assert_eq!(installs_with_the_checksum, 2);
+    fakes.run(&lab, &["lab-down"], &[]).assert_ok();
+}
+
+#[test]
+fn an_unreadable_checksum_stops_lab_up_before_anything_is_created() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    for (status, body) in [
+        ("404 Not Found", "no such artifact"),
+        ("200 OK", "<html>a proxy's login page</html>"),
+    ] {
+        let (url, _asked) = maven(status, body.to_string());
+        let values = repository_values(fakes.dir.path(), &url);
+
+        let up = fakes.run(&lab, &[UP, &["--values", values.as_str()]].concat(), &[]);
+
+        up.assert_fails_with(&format!("{url}/org/odpi/egeria/"));
+        up.assert_fails_with("crux.connector.checksum.value");
+        let log = fakes.log();
+        for forbidden in [
+            "kind create",
+            "docker build",
+            "helm template",
+            "helm upgrade",
+        ] {
+            assert!(
+                !log.iter().any(|l| l.starts_with(forbidden)),
+                "{forbidden} ran: {log:#?}"
+            );
+        }
+        assert!(lab.state().is_none());
+    }
 }

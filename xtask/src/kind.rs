@@ -4,6 +4,8 @@
 //! Every external command runs through xshell, one argument per interpolation, and a
 //! failure names the step that failed.
 
+pub mod checksum;
+
 use anyhow::{Context, bail};
 use lab::settings::LabSettings;
 use lab::state::{KindState, LabDir, LabState, SubstrateState, read_json, write_json};
@@ -30,6 +32,9 @@ pub struct KindOptions {
     pub preset: Option<String>,
     /// The user's own values files, applied after the preset.
     pub values_files: Vec<PathBuf>,
+    /// `--set-string` arguments the lab adds after every values file (the connector's
+    /// checksum, when no values file pins it).
+    pub overrides: Vec<String>,
     /// Install into a same-named cluster the lab did not create (never deleting it).
     pub adopt_cluster: bool,
     pub deadline: Duration,
@@ -131,7 +136,19 @@ fn chart_values(options: &KindOptions) -> Vec<String> {
         values.push("--set".into());
         values.push(format!("{key}={value}"));
     }
+    values.extend(options.overrides.iter().cloned());
     values
+}
+
+/// The chart's values files for a preset and the user's own files, in the order helm
+/// applies them.
+pub fn values_files(preset: Option<&str>, user_files: &[PathBuf]) -> Vec<PathBuf> {
+    let chart = crate::paths::workspace_root().join(CHART);
+    let preset = preset.map(|preset| chart.join(format!("values-{preset}.yaml")));
+    preset
+        .into_iter()
+        .chain(user_files.iter().cloned())
+        .collect()
 }
 
 /// Creates the cluster unless it exists; returns whether this lab created it. A cluster of

@@ -123,12 +123,16 @@ async fn kind_up(
             existing.kind().label()
         );
     }
+    // Before anything is created: without the checksum the chart cannot be installed.
+    let values_files = crate::kind::values_files(Some(&args.preset), &args.values_files);
+    let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
     let options = crate::kind::KindOptions {
         settings,
         namespace: args.namespace.clone(),
         preset: Some(args.preset.clone()),
         values_files: args.values_files.clone(),
+        overrides,
         adopt_cluster: args.adopt_cluster,
         deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
     };
