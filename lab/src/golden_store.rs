@@ -13,6 +13,9 @@ pub const MEMBERS: u16 = 3;
 /// Every stream keeps three copies, so one member can die with no loss.
 pub const REPLICAS: usize = 3;
 
+/// Each member's monitoring port (`/healthz`, `/jsz`), on the member's own address.
+pub const MONITOR_PORT: u16 = 8222;
+
 /// A stream named after the topic it stands for, holding that one subject.
 pub fn stream_config(name: &str, subject: &str) -> jetstream::stream::Config {
     jetstream::stream::Config {
@@ -98,6 +101,41 @@ pub async fn tx_log_leader(bootstrap: &str) -> Result<String, String> {
         .as_ref()
         .and_then(|cluster| cluster.leader.clone())
         .ok_or_else(|| "the transaction log has no leader right now".to_string())
+}
+
+/// The member leading the JetStream meta group (the store's own metadata, which creating
+/// a replay consumer needs), as the first member whose monitoring endpoint answers says.
+pub async fn meta_leader(bootstrap: &str) -> Result<String, String> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let mut failures = Vec::new();
+    for server in bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+        let url = format!("http://{host}:{MONITOR_PORT}/jsz");
+        let answer = match http.get(&url).send().await {
+            Ok(response) => response.error_for_status(),
+            Err(error) => Err(error),
+        };
+        let body = match answer {
+            Ok(response) => response.json::<serde_json::Value>().await,
+            Err(error) => Err(error),
+        };
+        match body {
+            Ok(body) => match body["meta_cluster"]["leader"].as_str() {
+                Some(leader) if !leader.is_empty() => return Ok(leader.to_string()),
+                _ => failures.push(format!("{url}: no meta leader right now")),
+            },
+            Err(error) => failures.push(format!("{url}: {error}")),
+        }
+    }
+    Err(failures.join("; "))
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 pub const PLATFORM_PORT: u16 = 9443;
 pub const GOLDEN_STORE_CLIENT_PORT: u16 = 4222;
 const GOLDEN_STORE_CLUSTER_PORT: u16 = 6222;
-const GOLDEN_STORE_MONITOR_PORT: u16 = 8222;
 const CONTROL_PLANE_PORT: u16 = 7070;
 use crate::golden_store::MEMBERS as GOLDEN_STORE_MEMBERS;
 pub const STANDIN_BINARY: &str = "egeria-standin";
@@ -120,7 +119,7 @@ impl AddressPlan {
             for port in [
                 GOLDEN_STORE_CLIENT_PORT,
                 GOLDEN_STORE_CLUSTER_PORT,
-                GOLDEN_STORE_MONITOR_PORT,
+                crate::golden_store::MONITOR_PORT,
             ] {
                 all.push((settings.golden_store_pod(j), self.golden_store(j, port)));
             }
@@ -360,7 +359,7 @@ fn control_plane_spec(
                 "--port".into(),
                 GOLDEN_STORE_CLIENT_PORT.to_string(),
                 "--http_port".into(),
-                GOLDEN_STORE_MONITOR_PORT.to_string(),
+                crate::golden_store::MONITOR_PORT.to_string(),
                 "--jetstream".into(),
                 "--store_dir".into(),
                 store.display().to_string(),
@@ -436,7 +435,8 @@ async fn wait_until_up(
                 let answered = pod.phase == PodPhase::Running
                     && match pod.role {
                         Role::GoldenStore => {
-                            let monitor = plan.golden_store(pod.ordinal, GOLDEN_STORE_MONITOR_PORT);
+                            let monitor =
+                                plan.golden_store(pod.ordinal, crate::golden_store::MONITOR_PORT);
                             golden_store_healthy(&http, monitor).await
                         }
                         Role::Connector | Role::Pts => {

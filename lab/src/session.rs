@@ -138,6 +138,13 @@ impl Substrate for LabSubstrate {
         }
     }
 
+    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.store_coordinator().await,
+            LabSubstrate::Kube(s) => s.store_coordinator().await,
+        }
+    }
+
     fn can_pause(&self) -> bool {
         match self {
             LabSubstrate::Local(s) => s.can_pause(),

@@ -253,13 +253,22 @@ async fn target_pod<S: Substrate>(
         (Role::GoldenStore, PodSelector::Ordinal(j)) => settings.golden_store_pod(j),
         (Role::GoldenStore, PodSelector::Leader) => substrate.log_leader().await?,
         (Role::GoldenStore, PodSelector::Follower) => {
-            let leader = substrate.log_leader().await?;
+            let leaders: Vec<String> = [
+                Some(substrate.log_leader().await?),
+                substrate.store_coordinator().await?,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let pods = substrate.list_pods().await?;
             pods.with_role(Role::GoldenStore)
-                .find(|pod| pod.name != leader && pod.phase == PodPhase::Running)
+                .find(|pod| !leaders.contains(&pod.name) && pod.phase == PodPhase::Running)
                 .map(|pod| pod.name.clone())
                 .ok_or_else(|| {
-                    anyhow::anyhow!("no running golden-store member besides the leader {leader}")
+                    anyhow::anyhow!(
+                        "every running golden-store member leads something ({})",
+                        leaders.join(", ")
+                    )
                 })?
         }
         _ => anyhow::bail!("cannot target {target}"),

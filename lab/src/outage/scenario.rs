@@ -67,8 +67,9 @@ pub enum PodSelector {
     /// it moves the leadership, so the runner resolves a later `resume` of `leader` to the
     /// member it paused, not to the new leader.
     Leader,
-    /// The first golden-store member (by ordinal) that does not lead the transaction log,
-    /// resolved at run time: the loss of a member without a leader election.
+    /// The first golden-store member (by ordinal) that leads neither the transaction log
+    /// nor the store itself (see `Substrate::store_coordinator`), resolved at run time:
+    /// the loss of a member without a leader election.
     Follower,
 }
 

@@ -370,6 +370,10 @@ impl Substrate for KubeSubstrate {
         Ok(pod)
     }
 
+    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
+        Ok(None)
+    }
+
     fn can_pause(&self) -> bool {
         false
     }

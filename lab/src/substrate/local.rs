@@ -176,6 +176,18 @@ impl Substrate for LocalSubstrate {
             })
     }
 
+    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
+        let bootstrap = &self.endpoints.golden_store_bootstrap;
+        crate::golden_store::meta_leader(bootstrap)
+            .await
+            .map(Some)
+            .map_err(|detail| SubstrateError::Unreachable {
+                substrate: NAME,
+                endpoint: bootstrap.clone(),
+                detail: format!("find the golden store's meta leader: {detail}"),
+            })
+    }
+
     /// Pods are processes: SIGSTOP freezes them.
     fn can_pause(&self) -> bool {
         true

@@ -143,6 +143,15 @@ pub trait Substrate: Sync {
     /// one whose loss forces a leader election.
     fn log_leader(&self) -> impl Future<Output = Result<String, SubstrateError>> + Send;
 
+    /// The golden-store member coordinating the store itself, where its loss also forces
+    /// an election that the lab's pods wait for (local: the JetStream meta leader, which
+    /// a replay consumer needs to be created). `None` where there is no such member the
+    /// lab can see (kind: Kafka consumers fetch from partition leaders, and the Metadata
+    /// API does not report KRaft's active controller).
+    fn store_coordinator(
+        &self,
+    ) -> impl Future<Output = Result<Option<String>, SubstrateError>> + Send;
+
     /// Whether [`Substrate::pause_pod`] can work here, so a scenario that needs it is
     /// refused before it starts rather than halfway.
     fn can_pause(&self) -> bool;
