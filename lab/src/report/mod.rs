@@ -4,12 +4,15 @@
 //!
 //! A result set is a run folder or upstream-style folder (`profile-details/` or
 //! `pd.tar.gz`, optionally `test-case-details/` or `tcd.tar.gz`), or a tarball holding
-//! them. Archives are streamed entry by entry; memory is bounded by the largest single
-//! profile file (one is held at a time), not by the size of the run.
+//! them. Archives are streamed entry by entry, and the documents parsed on two cores as
+//! they come (`pipeline`); memory is bounded by a budget of document buffers (or the
+//! largest single profile file), not by the size of the run.
 
 pub mod archive;
 mod compare;
 mod json;
+mod parts;
+mod pipeline;
 mod profile;
 mod render;
 mod source;
@@ -21,16 +24,14 @@ pub use json::JsonError;
 pub use source::Origin;
 pub use stats::Figures;
 
-use profile::{ProfileDetails, read_profile, read_test_case_ran};
+use pipeline::Parsed;
+use profile::ProfileDetails;
 use serde::{Deserialize, Serialize};
-use source::{DocumentKind, Scan};
 use stats::Timings;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
-/// How much the document buffer grows by when a document does not fit.
-const GROWTH_BYTES: usize = 1024 * 1024;
 /// The profile whose discovered properties describe the run's environment.
 const ENVIRONMENT_PROFILE: &str = "Environment";
 
@@ -77,12 +78,7 @@ pub struct Summary {
 
 /// Reads the result set at `path` and computes its figures.
 pub fn analyse(path: &Path) -> Result<Summary, ReportError> {
-    let mut collector = Collector::default();
-    let mut scan = Scan::new(|kind, origin: &Origin, reader: &mut dyn Read| {
-        collector.document(kind, origin, reader)
-    });
-    scan.run(path)?;
-    let test_cases_present = scan.test_cases_present;
+    let (collector, test_cases_present) = pipeline::collect(path)?;
     let mut notes = Vec::new();
     if !test_cases_present {
         notes.push(
@@ -93,11 +89,9 @@ pub fn analyse(path: &Path) -> Result<Summary, ReportError> {
     Ok(collector.into_summary(path, notes))
 }
 
+/// The figures of the documents read so far, merged in document order.
 #[derive(Default)]
 struct Collector {
-    /// One document at a time, reused: it is read whole, then walked in memory (much faster
-    /// than parsing from a stream), so memory stays bounded by the largest file.
-    document: Vec<u8>,
     timings: BTreeMap<(String, String), Timings>,
     environment: BTreeMap<String, serde_json::Value>,
     not_run_profiles: BTreeSet<String>,
@@ -105,34 +99,12 @@ struct Collector {
 }
 
 impl Collector {
-    fn document(
-        &mut self,
-        kind: DocumentKind,
-        origin: &Origin,
-        reader: &mut dyn Read,
-    ) -> Result<(), ReportError> {
-        let length =
-            read_reusing(reader, &mut self.document).map_err(|error| ReportError::Read {
-                origin: origin.clone(),
-                error,
-            })?;
-        let document = &self.document[..length];
-        let parse_error = |error| ReportError::Json {
-            origin: origin.clone(),
-            error,
-        };
-        match kind {
-            DocumentKind::Profile => {
-                let details = read_profile(document).map_err(parse_error)?;
-                self.add_profile(details);
-            }
-            DocumentKind::TestCase => {
-                if !read_test_case_ran(document).map_err(parse_error)? {
-                    self.not_run_test_cases += 1;
-                }
-            }
+    /// Adds the next document's figures.
+    fn add(&mut self, parsed: Parsed) {
+        match parsed {
+            Parsed::Profile(details) => self.add_profile(details),
+            Parsed::TestCase { ran } => self.not_run_test_cases += usize::from(!ran),
         }
-        Ok(())
     }
 
     fn add_profile(&mut self, details: ProfileDetails) {
@@ -173,24 +145,6 @@ impl Collector {
             not_run_profiles: self.not_run_profiles.into_iter().collect(),
             not_run_test_cases: self.not_run_test_cases,
             notes,
-        }
-    }
-}
-
-/// Reads `reader` to its end into the start of `buffer`; returns the length read. Unlike
-/// `read_to_end` into a cleared vector, this does not zero the buffer again for every
-/// document, only when it grows (a step at a time, so no untouched tail becomes resident).
-fn read_reusing(reader: &mut dyn Read, buffer: &mut Vec<u8>) -> io::Result<usize> {
-    let mut length = 0;
-    loop {
-        if length == buffer.len() {
-            buffer.resize(length + GROWTH_BYTES, 0);
-        }
-        match reader.read(&mut buffer[length..]) {
-            Ok(0) => return Ok(length),
-            Ok(read) => length += read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
         }
     }
 }

@@ -3,15 +3,22 @@
 //! The evidence lists are the bulk of a result set, so they are never built as a whole:
 //! the reader walks `profileResult.requirementResults[].positiveTestEvidence[]` and hands
 //! each item to the accumulator as it is read, its strings borrowed from the document.
-//! Every field not needed is skipped unparsed (but checked).
+//! Every field not needed is skipped unparsed (but checked). Parts of a large document's
+//! evidence may be parsed on another thread meanwhile ([`read_part`]), for the walk to
+//! adopt (see `parts`).
 
 use super::json::{Reader, Result};
+use super::parts::Parts;
 use super::stats::Timings;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The status of a profile that did not run.
 const NOT_RUN_STATUS: &str = "UNKNOWN_STATUS";
+/// Evidence items are this deep: in the document, `profileResult`, `requirementResults`,
+/// a requirement and its `positiveTestEvidence`.
+const EVIDENCE_DEPTH: usize = 5;
 
 /// What one profile-details file holds, reduced to what the report needs.
 #[derive(Debug, Default)]
@@ -26,30 +33,34 @@ pub(crate) struct ProfileDetails {
 
 /// Parses one profile-details document: `{class, relatedHTTPCode, profileResult}`.
 pub(crate) fn read_profile(document: &[u8]) -> Result<ProfileDetails> {
-    let mut reader = Reader::new(document)?;
-    let mut details = ProfileDetails::default();
-    let mut seen = false;
-    reader.object(
-        "a profile report (an object with `profileResult`)",
-        |reader, key| {
-            if key != "profileResult" {
-                return reader.skip().map(drop);
-            }
-            seen = true;
-            details.read_result(reader)
-        },
-    )?;
-    if !seen {
-        return Err(reader.error("missing field `profileResult`"));
+    let mut walker = Walker::new(None);
+    walker.walk(Reader::new(document)?)?;
+    Ok(walker.details)
+}
+
+/// [`read_profile`] of a document known to be UTF-8, adopting the `parts` of it another
+/// thread parses meanwhile: the same outcome, errors included.
+pub(crate) fn read_profile_text(text: &str, parts: Option<&Parts>) -> Result<ProfileDetails> {
+    let mut walker = Walker::new(parts);
+    let walked = walker.walk(Reader::resume(text, 0, 0));
+    if let Some(parts) = parts {
+        parts.abandon_from(walker.next_part);
     }
-    reader.end()?;
-    Ok(details)
+    walked.map(|()| walker.details)
 }
 
 /// Whether a test-case-details document ran: one that never ran is only
 /// `{class, relatedHTTPCode}`, with no `testCaseResult`.
 pub(crate) fn read_test_case_ran(document: &[u8]) -> Result<bool> {
-    let mut reader = Reader::new(document)?;
+    test_case_ran(Reader::new(document)?)
+}
+
+/// [`read_test_case_ran`] of a document known to be UTF-8.
+pub(crate) fn read_test_case_text(text: &str) -> Result<bool> {
+    test_case_ran(Reader::resume(text, 0, 0))
+}
+
+fn test_case_ran(mut reader: Reader) -> Result<bool> {
     let mut ran = false;
     reader.object("a test case report", |reader, key| {
         if key == "testCaseResult" {
@@ -61,6 +72,50 @@ pub(crate) fn read_test_case_ran(document: &[u8]) -> Result<bool> {
     })?;
     reader.end()?;
     Ok(ran)
+}
+
+/// The figures of the evidence items of a part of a document, and where the part ends.
+pub(crate) struct Part {
+    details: ProfileDetails,
+    end: usize,
+    /// Whether it ends at the end of its evidence list (else at the next part's start).
+    closed: bool,
+}
+
+/// Parses evidence items from `start` of `text` (a whole document), as the walk does
+/// inside an evidence list — the same code, at the same depth, so with the same figures
+/// and errors — up to the end of the list or `stop`, where the next part starts.
+/// `cancelled` says the walk will not adopt it: its outcome does not matter.
+pub(crate) fn read_part(
+    text: &str,
+    start: usize,
+    stop: usize,
+    cancelled: &AtomicBool,
+) -> Result<Part> {
+    let mut reader = Reader::resume(text, start, EVIDENCE_DEPTH);
+    let mut details = ProfileDetails::default();
+    loop {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(reader.error("not wanted"));
+        }
+        let evidence = Evidence::read(&mut reader)?;
+        details.take(evidence, &reader)?;
+        if !reader.separator(b']')? {
+            let end = reader.position();
+            return Ok(Part {
+                details,
+                end,
+                closed: true,
+            });
+        }
+        if reader.position() == stop {
+            return Ok(Part {
+                details,
+                end: stop,
+                closed: false,
+            });
+        }
+    }
 }
 
 enum EvidenceType {
@@ -103,8 +158,13 @@ impl<'a> Evidence<'a> {
                     once(&mut evidence.elapsed_ms, elapsed_ms, &key, reader)
                 }
                 "propertyName" => once(&mut evidence.property_name, string(reader)?, &key, reader),
-                "propertyValue" => once(&mut evidence.property_value, reader.skip()?, &key, reader),
-                _ => reader.skip().map(drop),
+                "propertyValue" => once(
+                    &mut evidence.property_value,
+                    reader.skip_text()?,
+                    &key,
+                    reader,
+                ),
+                _ => reader.skip(),
             }
         })?;
         Ok(evidence)
@@ -120,7 +180,42 @@ fn once<T>(field: &mut Option<T>, value: T, key: &str, reader: &Reader) -> Resul
     Ok(())
 }
 
-impl ProfileDetails {
+/// The walk of a whole document, adopting parts parsed elsewhere on the way.
+struct Walker<'p> {
+    details: ProfileDetails,
+    parts: Option<&'p Parts>,
+    /// The first of `parts` the walk has not reached yet.
+    next_part: usize,
+}
+
+impl<'p> Walker<'p> {
+    fn new(parts: Option<&'p Parts>) -> Self {
+        Walker {
+            details: ProfileDetails::default(),
+            parts,
+            next_part: 0,
+        }
+    }
+
+    /// The document: `{class, relatedHTTPCode, profileResult}`.
+    fn walk(&mut self, mut reader: Reader) -> Result<()> {
+        let mut seen = false;
+        reader.object(
+            "a profile report (an object with `profileResult`)",
+            |reader, key| {
+                if key != "profileResult" {
+                    return reader.skip();
+                }
+                seen = true;
+                self.read_result(reader)
+            },
+        )?;
+        if !seen {
+            return Err(reader.error("missing field `profileResult`"));
+        }
+        reader.end()
+    }
+
     /// `profileResult`: `name`, `conformanceStatus`, `requirementResults`.
     fn read_result(&mut self, reader: &mut Reader) -> Result<()> {
         let mut name = None;
@@ -146,8 +241,8 @@ impl ProfileDetails {
             Ok(())
         })?;
         let name = name.ok_or_else(|| reader.error("missing field `name`"))?;
-        self.name = name.into_owned();
-        self.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
+        self.details.name = name.into_owned();
+        self.details.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
         Ok(())
     }
 
@@ -156,16 +251,49 @@ impl ProfileDetails {
     fn read_requirement(&mut self, reader: &mut Reader) -> Result<()> {
         reader.object("a requirement result object", |reader, key| {
             if key != "positiveTestEvidence" {
-                return reader.skip().map(drop);
+                return reader.skip();
             }
             reader.optional(|reader| {
-                reader.array("an array of test evidence", |reader| {
-                    let evidence = Evidence::read(reader)?;
-                    self.take(evidence, reader)
-                })
+                reader.array("an array of test evidence", |reader| self.evidence(reader))
             })?;
             Ok(())
         })
+    }
+
+    /// The next evidence item — or, when a part another thread parsed starts right here,
+    /// that part's items.
+    fn evidence(&mut self, reader: &mut Reader) -> Result<()> {
+        if let Some(parts) = self.parts
+            && reader.depth() == EVIDENCE_DEPTH
+        {
+            let mut at = reader.position();
+            while let Some(part) = parts.reach(&mut self.next_part, at) {
+                let part = part?;
+                self.details.absorb(part.details);
+                reader.jump(part.end);
+                if part.closed {
+                    return Ok(());
+                }
+                at = part.end;
+            }
+        }
+        let evidence = Evidence::read(reader)?;
+        self.details.take(evidence, reader)
+    }
+}
+
+impl ProfileDetails {
+    /// Adds the evidence of a part read after this one.
+    fn absorb(&mut self, later: ProfileDetails) {
+        for (method, timings) in later.timings_by_method {
+            match self.timings_by_method.entry(method) {
+                btree_map::Entry::Vacant(slot) => {
+                    slot.insert(timings);
+                }
+                btree_map::Entry::Occupied(mut slot) => slot.get_mut().absorb(timings),
+            }
+        }
+        self.discovered.extend(later.discovered);
     }
 
     fn take(&mut self, evidence: Evidence, reader: &Reader) -> Result<()> {

@@ -20,7 +20,7 @@ const MAX_NESTING: usize = 2;
 const BUFFER_BYTES: usize = 64 * 1024;
 
 /// Where a document came from: a file, and the archive entries that lead to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
     pub file: PathBuf,
     pub entries: Vec<String>,
@@ -81,7 +81,8 @@ fn classify(path: &Path) -> Option<Member> {
     }
 }
 
-/// Walks a result set, handing every document to `visit` as a stream.
+/// Walks a result set, handing every document to `visit` as a stream, with its size as
+/// announced by the archive or the file system (a hint: a file may change meanwhile).
 pub(crate) struct Scan<V> {
     visit: V,
     pub profiles_seen: usize,
@@ -91,7 +92,7 @@ pub(crate) struct Scan<V> {
 
 impl<V> Scan<V>
 where
-    V: FnMut(DocumentKind, &Origin, &mut dyn Read) -> Result<(), ReportError>,
+    V: FnMut(DocumentKind, &Origin, &mut dyn Read, u64) -> Result<(), ReportError>,
 {
     pub fn new(visit: V) -> Self {
         Scan {
@@ -168,10 +169,12 @@ where
                 origin: origin.clone(),
                 error,
             })?;
+            let size = file.metadata().map_or(0, |metadata| metadata.len());
             self.document(
                 kind,
                 &origin,
                 &mut BufReader::with_capacity(BUFFER_BYTES, file),
+                size,
             )?;
         }
         Ok(())
@@ -182,12 +185,13 @@ where
         kind: DocumentKind,
         origin: &Origin,
         reader: &mut dyn Read,
+        size: u64,
     ) -> Result<(), ReportError> {
         match kind {
             DocumentKind::Profile => self.profiles_seen += 1,
             DocumentKind::TestCase => self.test_cases_present = true,
         }
-        (self.visit)(kind, origin, reader)
+        (self.visit)(kind, origin, reader, size)
     }
 
     fn tarball_file(&mut self, path: &Path, depth: usize) -> Result<(), ReportError> {
@@ -230,7 +234,10 @@ where
             let path = entry.path().map_err(read_error)?.into_owned();
             let inner = origin.entry(&path.to_string_lossy());
             match classify(&path) {
-                Some(Member::Document(kind)) => self.document(kind, &inner, &mut entry)?,
+                Some(Member::Document(kind)) => {
+                    let size = entry.size();
+                    self.document(kind, &inner, &mut entry, size)?;
+                }
                 Some(Member::Archive(kind)) if depth < MAX_NESTING => {
                     self.note_source(kind);
                     self.tarball(&mut entry, &inner, depth + 1)?;

@@ -390,8 +390,10 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
     let synthetic_differences = differences(&summary, &baseline.pairs);
     let real_check = check_real_set(&bench.real)?;
 
+    // The report parses on two threads when it can: say how many cores it had.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "report benchmark: {} pairs, median of {} runs each",
+        "report benchmark: {} pairs, median of {} runs each, {cores} cores",
         summary.pairs.len(),
         bench.runs
     );
@@ -425,6 +427,7 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
         "python_seconds": python_time.as_secs_f64(),
         "speed_up": speed_up,
         "rust_peak_mib": rust_peak_mib,
+        "cores": cores,
         "python_peak_mib": python_peak_mib,
         "synthetic_figures_match": synthetic_matched,
         "real_figures_match": real_check.as_ref().map(|(_, found)| found.is_empty()),
