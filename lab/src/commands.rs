@@ -484,15 +484,19 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         report.stale_reads
     );
     for pod in &report.pods {
+        let led = match report.led_by(&pod.name) {
+            led if led.is_empty() => String::new(),
+            led => format!(" (it led {led})"),
+        };
         match pod.ready_again_ms {
             Some(ready) => println!(
-                "  {}: down at {} ms, back in rotation after {} ms",
+                "  {}: down at {} ms, back in rotation after {} ms{led}",
                 pod.name,
                 pod.killed_at_ms,
                 ready.saturating_sub(pod.killed_at_ms)
             ),
             None => println!(
-                "  {}: down at {} ms, never back",
+                "  {}: down at {} ms, never back{led}",
                 pod.name, pod.killed_at_ms
             ),
         }

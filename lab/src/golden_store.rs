@@ -4,6 +4,7 @@
 //! The stand-in platform uses the same definitions, so both sides agree on them.
 
 use crate::egeria::crux;
+use crate::substrate::{Leadership, META_GROUP};
 use async_nats::jetstream;
 use std::time::Duration;
 
@@ -86,26 +87,10 @@ pub async fn provision(bootstrap: &str, cohort: &str, deadline: Duration) -> Res
         .map_err(|_| format!("the golden store did not create its streams within {deadline:?}"))?
 }
 
-/// The member currently leading the transaction log (its server name is its pod name).
-pub async fn tx_log_leader(bootstrap: &str) -> Result<String, String> {
-    let context = connect(bootstrap, Duration::from_secs(2)).await?;
-    let mut stream = context
-        .get_stream(crux::TX_LOG_TOPIC)
-        .await
-        .map_err(|e| format!("transaction log: {e}"))?;
-    let info = stream
-        .info()
-        .await
-        .map_err(|e| format!("transaction log: {e}"))?;
-    info.cluster
-        .as_ref()
-        .and_then(|cluster| cluster.leader.clone())
-        .ok_or_else(|| "the transaction log has no leader right now".to_string())
-}
-
-/// The member leading the JetStream meta group (the store's own metadata, which creating
-/// a replay consumer needs), as the first member whose monitoring endpoint answers says.
-pub async fn meta_leader(bootstrap: &str) -> Result<String, String> {
+/// Which member leads what (server names are pod names): every stream, and the JetStream
+/// meta group (the store's own metadata, which creating a replay consumer needs), as the
+/// first member whose monitoring endpoint answers says.
+pub async fn leaderships(bootstrap: &str) -> Result<Vec<Leadership>, String> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -118,24 +103,46 @@ pub async fn meta_leader(bootstrap: &str) -> Result<String, String> {
         .filter(|s| !s.is_empty())
     {
         let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
-        let url = format!("http://{host}:{MONITOR_PORT}/jsz");
+        let url = format!("http://{host}:{MONITOR_PORT}/jsz?accounts=true&streams=true");
         let answer = match http.get(&url).send().await {
             Ok(response) => response.error_for_status(),
             Err(error) => Err(error),
         };
-        let body = match answer {
-            Ok(response) => response.json::<serde_json::Value>().await,
-            Err(error) => Err(error),
-        };
-        match body {
-            Ok(body) => match body["meta_cluster"]["leader"].as_str() {
-                Some(leader) if !leader.is_empty() => return Ok(leader.to_string()),
-                _ => failures.push(format!("{url}: no meta leader right now")),
+        match answer {
+            Ok(response) => match response.json::<serde_json::Value>().await {
+                Ok(body) => return Ok(leaderships_in(&body)),
+                Err(error) => failures.push(format!("{url}: {error}")),
             },
             Err(error) => failures.push(format!("{url}: {error}")),
         }
     }
     Err(failures.join("; "))
+}
+
+/// The leaders a `/jsz?accounts=true&streams=true` answer names; a group electing its
+/// leader right now has none.
+fn leaderships_in(jsz: &serde_json::Value) -> Vec<Leadership> {
+    let led = |of: &str, leader: &serde_json::Value| {
+        leader
+            .as_str()
+            .filter(|member| !member.is_empty())
+            .map(|member| Leadership {
+                of: of.to_string(),
+                member: member.to_string(),
+            })
+    };
+    let mut found: Vec<Leadership> = led(META_GROUP, &jsz["meta_cluster"]["leader"])
+        .into_iter()
+        .collect();
+    let accounts = jsz["account_details"].as_array().into_iter().flatten();
+    for stream in
+        accounts.flat_map(|account| account["stream_detail"].as_array().into_iter().flatten())
+    {
+        if let Some(name) = stream["name"].as_str() {
+            found.extend(led(name, &stream["cluster"]["leader"]));
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -146,6 +153,29 @@ mod tests {
     fn bootstrap_lists_parse_and_bad_ones_are_named() {
         assert_eq!(servers("127.0.0.1:4222, 127.0.0.2:4222").unwrap().len(), 2);
         assert!(servers("").unwrap_err().contains("no golden-store servers"));
+    }
+
+    #[test]
+    fn leaders_are_read_from_the_monitoring_answer() {
+        let jsz = serde_json::json!({
+            "meta_cluster": {"leader": "lab-kafka-0"},
+            "account_details": [{"stream_detail": [
+                {"name": "crux-tx-log", "cluster": {"leader": "lab-kafka-2"}},
+                {"name": "crux-doc-store", "cluster": {}},
+            ]}],
+        });
+        let found: Vec<(String, String)> = leaderships_in(&jsz)
+            .into_iter()
+            .map(|l| (l.of, l.member))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("meta".to_string(), "lab-kafka-0".to_string()),
+                ("crux-tx-log".to_string(), "lab-kafka-2".to_string()),
+            ]
+        );
+        assert!(leaderships_in(&serde_json::json!({})).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::egeria::EgeriaClient;
 use crate::state::{LabDir, LabState, StateError, SubstrateState};
 use crate::substrate::kube::KubeSubstrate;
 use crate::substrate::local::LocalSubstrate;
-use crate::substrate::{Endpoints, PodList, Substrate, SubstrateError};
+use crate::substrate::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,17 +131,10 @@ impl Substrate for LabSubstrate {
         }
     }
 
-    async fn log_leader(&self) -> Result<String, SubstrateError> {
+    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
         match self {
-            LabSubstrate::Local(s) => s.log_leader().await,
-            LabSubstrate::Kube(s) => s.log_leader().await,
-        }
-    }
-
-    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
-        match self {
-            LabSubstrate::Local(s) => s.store_coordinator().await,
-            LabSubstrate::Kube(s) => s.store_coordinator().await,
+            LabSubstrate::Local(s) => s.leaderships().await,
+            LabSubstrate::Kube(s) => s.leaderships().await,
         }
     }
 

@@ -36,8 +36,25 @@ pub struct OutageReport {
     pub fault_window_ms: (u64, u64),
     /// Per connector pod: how long after the last write it had every acknowledged write.
     pub convergence: Vec<PodConvergence>,
+    /// Which golden-store member led what before the faults (see `Substrate::leaderships`).
+    #[serde(default)]
+    pub golden_store_leaders: Vec<crate::substrate::Leadership>,
     /// Every probe request, in order.
     pub timeline: Vec<Sample>,
+}
+
+impl OutageReport {
+    /// What `pod` led in the golden store before the faults, comma-separated (empty when
+    /// nothing).
+    pub fn led_by(&self, pod: &str) -> String {
+        let led: Vec<&str> = self
+            .golden_store_leaders
+            .iter()
+            .filter(|leadership| leadership.member == pod)
+            .map(|leadership| leadership.of.as_str())
+            .collect();
+        led.join(", ")
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

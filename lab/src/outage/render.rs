@@ -122,7 +122,10 @@ pub fn markdown(report: &OutageReport) -> String {
     if report.pods.is_empty() {
         md.push_str("No pod was killed.\n\n");
     } else {
-        md.push_str("| pod | killed at | ready again | heal time |\n|---|---:|---:|---:|\n");
+        md.push_str(
+            "| pod | killed at | ready again | heal time | led before the faults |\n\
+             |---|---:|---:|---:|---|\n",
+        );
         for pod in &report.pods {
             let (ready, heal) = match pod.ready_again_ms {
                 Some(ready) => (
@@ -131,9 +134,13 @@ pub fn markdown(report: &OutageReport) -> String {
                 ),
                 None => ("never".to_owned(), "never".to_owned()),
             };
+            let led = match report.led_by(&pod.name) {
+                led if led.is_empty() => "–".to_owned(),
+                led => md_text(&led),
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {ready} | {heal} |",
+                "| {} | {} | {ready} | {heal} | {led} |",
                 md_text(&pod.name),
                 duration(pod.killed_at_ms)
             );
@@ -548,6 +555,7 @@ fn marker(
 mod tests {
     use super::super::{PhaseStats, PodConvergence, PodOutage, RequestTotals};
     use super::*;
+    use crate::substrate::Leadership;
 
     fn sample(at_ms: u64, latency_ms: u64, kind: RequestKind, ok: bool) -> Sample {
         Sample {
@@ -607,6 +615,12 @@ mod tests {
                     lag_ms: None,
                 },
             ],
+            golden_store_leaders: ["crux-doc-store", "meta"]
+                .map(|of| Leadership {
+                    of: of.to_owned(),
+                    member: "kafka-<0>".to_owned(),
+                })
+                .to_vec(),
             timeline,
         }
     }
@@ -703,8 +717,11 @@ mod tests {
         ] {
             assert!(md.contains(name), "{name} missing from\n{md}");
         }
-        assert!(md.contains("| crux-1 | 2000 ms (2.0 s) | 4300 ms (4.3 s) | 2300 ms (2.3 s) |"));
-        assert!(md.contains("| 2000 ms (2.0 s) | never | never |"));
+        assert!(
+            md.contains("| crux-1 | 2000 ms (2.0 s) | 4300 ms (4.3 s) | 2300 ms (2.3 s) | – |")
+        );
+        // What the killed golden-store member led explains its stall.
+        assert!(md.contains("| 2000 ms (2.0 s) | never | never | crux-doc-store, meta |"));
         assert!(md.contains("1500 ms (1.5 s)"), "p99 in ms and s");
         assert!(!md.contains("Why it failed"));
         assert!(md.contains("outage-timeline.svg"));

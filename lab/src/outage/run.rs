@@ -9,10 +9,11 @@ use super::{
 };
 use crate::bootstrap::BootstrapOptions;
 use crate::egeria::EgeriaClient;
+use crate::egeria::crux;
 use crate::heal::Healer;
 use crate::settings::LabSettings;
 use crate::state::LabDir;
-use crate::substrate::{PodInfo, PodPhase, Role, Substrate};
+use crate::substrate::{META_GROUP, PodInfo, PodPhase, Role, Substrate};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -84,6 +85,12 @@ pub async fn run_outage<S: Substrate>(
         lab_dir,
         BootstrapOptions::default(),
     )?;
+    // Who leads what in the golden store explains much of a run: losing a leader stalls
+    // what it leads for an election.
+    let golden_store_leaders = substrate.leaderships().await.unwrap_or_else(|error| {
+        eprintln!("  the golden store's leaders are not known: {error}");
+        Vec::new()
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let log = std::sync::Mutex::new(PodLog::default());
 
@@ -139,6 +146,7 @@ pub async fn run_outage<S: Substrate>(
         failures: Vec::new(),
         fault_window_ms,
         convergence,
+        golden_store_leaders,
         timeline: probed.samples,
     };
     report.failures = judge(&report, options);
@@ -251,22 +259,31 @@ async fn target_pod<S: Substrate>(
     Ok(match (target.role, target.pod) {
         (Role::Connector, PodSelector::Ordinal(i)) => settings.connector_pod(i),
         (Role::GoldenStore, PodSelector::Ordinal(j)) => settings.golden_store_pod(j),
-        (Role::GoldenStore, PodSelector::Leader) => substrate.log_leader().await?,
-        (Role::GoldenStore, PodSelector::Follower) => {
-            let leaders: Vec<String> = [
-                Some(substrate.log_leader().await?),
-                substrate.store_coordinator().await?,
-            ]
+        (Role::GoldenStore, PodSelector::Leader) => substrate
+            .leaderships()
+            .await?
             .into_iter()
-            .flatten()
-            .collect();
+            .find(|leadership| leadership.of == crux::TX_LOG_TOPIC)
+            .map(|leadership| leadership.member)
+            .ok_or_else(|| anyhow::anyhow!("the transaction log has no leader right now"))?,
+        (Role::GoldenStore, PodSelector::Follower) => {
+            let leaders: Vec<String> = substrate
+                .leaderships()
+                .await?
+                .into_iter()
+                .filter(|leadership| {
+                    leadership.of == crux::TX_LOG_TOPIC || leadership.of == META_GROUP
+                })
+                .map(|leadership| leadership.member)
+                .collect();
             let pods = substrate.list_pods().await?;
             pods.with_role(Role::GoldenStore)
                 .find(|pod| !leaders.contains(&pod.name) && pod.phase == PodPhase::Running)
                 .map(|pod| pod.name.clone())
                 .ok_or_else(|| {
                     anyhow::anyhow!(
-                        "every running golden-store member leads something ({})",
+                        "every running golden-store member leads the transaction log or the \
+                         store itself ({})",
                         leaders.join(", ")
                     )
                 })?

@@ -68,7 +68,7 @@ pub enum PodSelector {
     /// member it paused, not to the new leader.
     Leader,
     /// The first golden-store member (by ordinal) that leads neither the transaction log
-    /// nor the store itself (see `Substrate::store_coordinator`), resolved at run time:
+    /// nor the store itself (see `Substrate::leaderships`), resolved at run time:
     /// the loss of a member without a leader election.
     Follower,
 }

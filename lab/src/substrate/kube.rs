@@ -17,7 +17,7 @@ pub use diagnostics::dump_diagnostics;
 pub(crate) use kafka::fake_broker;
 pub use workloads::wait_for_workloads;
 
-use super::{Endpoints, PodList, Substrate, SubstrateError};
+use super::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
 use crate::egeria::crux;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -343,7 +343,7 @@ impl Substrate for KubeSubstrate {
         .map(drop)
     }
 
-    async fn log_leader(&self) -> Result<String, SubstrateError> {
+    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
         let bootstrap = &self.endpoints.golden_store_bootstrap;
         let action = "find the transaction log's leader";
         let leader = kafka::partition_leader(bootstrap, crux::TX_LOG_TOPIC, 0, CALL_TIMEOUT)
@@ -367,11 +367,10 @@ impl Substrate for KubeSubstrate {
                 ),
             });
         }
-        Ok(pod)
-    }
-
-    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
-        Ok(None)
+        Ok(vec![Leadership {
+            of: crux::TX_LOG_TOPIC.to_string(),
+            member: pod,
+        }])
     }
 
     fn can_pause(&self) -> bool {

@@ -1,6 +1,6 @@
 //! The local substrate as the runner sees it: a client of the control plane's API.
 
-use super::{Endpoints, PodList, Substrate, SubstrateError};
+use super::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
 use crate::control_plane::wire::{ApiError, ServiceStats, SetReady};
 use reqwest::StatusCode;
 use std::net::SocketAddr;
@@ -165,26 +165,14 @@ impl Substrate for LocalSubstrate {
         self.pod_action(pod, "delete").await
     }
 
-    async fn log_leader(&self) -> Result<String, SubstrateError> {
+    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
         let bootstrap = &self.endpoints.golden_store_bootstrap;
-        crate::golden_store::tx_log_leader(bootstrap)
+        crate::golden_store::leaderships(bootstrap)
             .await
             .map_err(|detail| SubstrateError::Unreachable {
                 substrate: NAME,
                 endpoint: bootstrap.clone(),
-                detail: format!("find the transaction log's leader: {detail}"),
-            })
-    }
-
-    async fn store_coordinator(&self) -> Result<Option<String>, SubstrateError> {
-        let bootstrap = &self.endpoints.golden_store_bootstrap;
-        crate::golden_store::meta_leader(bootstrap)
-            .await
-            .map(Some)
-            .map_err(|detail| SubstrateError::Unreachable {
-                substrate: NAME,
-                endpoint: bootstrap.clone(),
-                detail: format!("find the golden store's meta leader: {detail}"),
+                detail: format!("find the golden store's leaders: {detail}"),
             })
     }
 

@@ -81,6 +81,17 @@ impl PodList {
     }
 }
 
+/// A golden-store member leading something whose loss forces an election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leadership {
+    /// A topic (stream) of the lab's, or [`META_GROUP`].
+    pub of: String,
+    pub member: String,
+}
+
+/// The local golden store's own metadata group (JetStream's meta group).
+pub const META_GROUP: &str = "meta";
+
 /// Where the shared services answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoints {
@@ -139,18 +150,11 @@ pub trait Substrate: Sync {
     /// Ends the pod with its normal grace period; it is replaced with fresh state.
     fn delete_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 
-    /// The golden-store member currently leading the transaction log (its pod name): the
-    /// one whose loss forces a leader election.
-    fn log_leader(&self) -> impl Future<Output = Result<String, SubstrateError>> + Send;
-
-    /// The golden-store member coordinating the store itself, where its loss also forces
-    /// an election that the lab's pods wait for (local: the JetStream meta leader, which
-    /// a replay consumer needs to be created). `None` where there is no such member the
-    /// lab can see (kind: Kafka consumers fetch from partition leaders, and the Metadata
-    /// API does not report KRaft's active controller).
-    fn store_coordinator(
-        &self,
-    ) -> impl Future<Output = Result<Option<String>, SubstrateError>> + Send;
+    /// Which golden-store member leads what, now: each topic (stream) whose leader the
+    /// substrate can see, and on local the meta group ([`META_GROUP`]), whose loss forces
+    /// an election that new replay consumers wait for. On kind, Kafka is asked about the
+    /// transaction log's partition only.
+    fn leaderships(&self) -> impl Future<Output = Result<Vec<Leadership>, SubstrateError>> + Send;
 
     /// Whether [`Substrate::pause_pod`] can work here, so a scenario that needs it is
     /// refused before it starts rather than halfway.
