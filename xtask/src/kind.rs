@@ -123,7 +123,7 @@ fn chart_values(options: &KindOptions) -> Vec<String> {
     let mut values = vec![settings.release.clone(), CHART.to_string()];
     if let Some(preset) = &options.preset {
         values.push("--values".into());
-        values.push(format!("{CHART}/values-{preset}.yaml"));
+        values.push(preset_values(preset));
     }
     for file in &options.values_files {
         values.push("--values".into());
@@ -140,15 +140,22 @@ fn chart_values(options: &KindOptions) -> Vec<String> {
     values
 }
 
-/// The chart's values files for a preset and the user's own files, in the order helm
-/// applies them.
-pub fn values_files(preset: Option<&str>, user_files: &[PathBuf]) -> Vec<PathBuf> {
-    let chart = crate::paths::workspace_root().join(CHART);
-    let preset = preset.map(|preset| chart.join(format!("values-{preset}.yaml")));
-    preset
-        .into_iter()
-        .chain(user_files.iter().cloned())
-        .collect()
+/// A preset's values file, relative to the workspace root (helm runs there).
+fn preset_values(preset: &str) -> String {
+    format!("{CHART}/values-{preset}.yaml")
+}
+
+/// Every values file of an install in the order helm applies them: the chart's defaults,
+/// the preset's, then the user's own.
+pub fn values_files(preset: &str, user_files: &[PathBuf]) -> Vec<PathBuf> {
+    let root = crate::paths::workspace_root();
+    [
+        root.join(CHART).join("values.yaml"),
+        root.join(preset_values(preset)),
+    ]
+    .into_iter()
+    .chain(user_files.iter().cloned())
+    .collect()
 }
 
 /// Creates the cluster unless it exists; returns whether this lab created it. A cluster of

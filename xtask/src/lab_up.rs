@@ -124,7 +124,7 @@ async fn kind_up(
         );
     }
     // Before anything is created: without the checksum the chart cannot be installed.
-    let values_files = crate::kind::values_files(Some(&args.preset), &args.values_files);
+    let values_files = crate::kind::values_files(&args.preset, &args.values_files);
     let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
     let options = crate::kind::KindOptions {

@@ -27,12 +27,9 @@ fn record_path(lab_dir: &LabDir) -> PathBuf {
 }
 
 /// The `--set-string` arguments that give the chart the connector's checksum; none when
-/// the values files (chart defaults, then `files` in order) already pin it.
+/// the values `files` (all of them, in the order helm applies them) already pin it.
 pub async fn chart_values(lab_dir: &LabDir, files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
-    let chart_defaults = crate::paths::workspace_root()
-        .join(super::CHART)
-        .join("values.yaml");
-    let mut values = read_values(&chart_defaults)?;
+    let mut values = Value::Mapping(Default::default());
     for file in files {
         merge(&mut values, read_values(file)?);
     }
