@@ -37,12 +37,17 @@ pub fn cohort_stream(cohort: &str) -> (String, String) {
     )
 }
 
-/// `host:port,host:port` → NATS server addresses.
-pub fn servers(bootstrap: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
-    let servers: Vec<async_nats::ServerAddr> = bootstrap
+/// The `host:port` entries of a `bootstrap.servers`-style list (`host:port,host:port`).
+pub fn bootstrap_entries(bootstrap: &str) -> impl Iterator<Item = &str> {
+    bootstrap
         .split(',')
         .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .filter(|entry| !entry.is_empty())
+}
+
+/// `host:port,host:port` → NATS server addresses.
+pub fn servers(bootstrap: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    let servers: Vec<async_nats::ServerAddr> = bootstrap_entries(bootstrap)
         .map(|server| {
             format!("nats://{server}")
                 .parse()
@@ -97,22 +102,15 @@ pub async fn leaderships(bootstrap: &str) -> Result<Vec<Leadership>, String> {
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
     let mut failures = Vec::new();
-    for server in bootstrap
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for server in bootstrap_entries(bootstrap) {
         let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
         let url = format!("http://{host}:{MONITOR_PORT}/jsz?accounts=true&streams=true");
-        let answer = match http.get(&url).send().await {
-            Ok(response) => response.error_for_status(),
-            Err(error) => Err(error),
+        let answer = async {
+            let response = http.get(&url).send().await?.error_for_status()?;
+            response.json::<serde_json::Value>().await
         };
-        match answer {
-            Ok(response) => match response.json::<serde_json::Value>().await {
-                Ok(body) => return Ok(leaderships_in(&body)),
-                Err(error) => failures.push(format!("{url}: {error}")),
-            },
+        match answer.await {
+            Ok(body) => return Ok(leaderships_in(&body)),
             Err(error) => failures.push(format!("{url}: {error}")),
         }
     }

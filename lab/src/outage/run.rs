@@ -590,7 +590,6 @@ mod tests {
     /// as their StatefulSets would, and a fake broker says which one leads the log.
     mod on_kubernetes {
         use super::*;
-        use crate::egeria::crux;
         use crate::substrate::Endpoints;
         use crate::substrate::kube::KubeSubstrate;
         use crate::substrate::kube::fake_broker;

@@ -31,11 +31,7 @@ pub async fn partition_leader(
     timeout: Duration,
 ) -> Result<PartitionLeader, String> {
     let mut failures = Vec::new();
-    for broker in bootstrap
-        .split(',')
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-    {
+    for broker in crate::golden_store::bootstrap_entries(bootstrap) {
         let answer = match tokio::time::timeout(timeout, metadata(broker, topic)).await {
             Ok(answer) => answer,
             Err(_) => Err(Refusal::Broker(format!("no answer within {timeout:?}"))),
