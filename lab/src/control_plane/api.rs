@@ -95,6 +95,9 @@ async fn set_ready(
                 format!("pod {name} is not running"),
             ))
         } else {
+            if body.ready && !pod.ready {
+                pod.ready_since_unix_ms = Some(crate::substrate::unix_ms());
+            }
             pod.ready = body.ready;
             Ok(())
         };

@@ -126,6 +126,7 @@ pub async fn run(spec: ControlPlaneSpec) -> anyhow::Result<()> {
             address: pod.address.to_string(),
             phase: crate::substrate::PodPhase::Restarting,
             ready: false,
+            ready_since_unix_ms: None,
             restarts: 0,
             pid: None,
         })

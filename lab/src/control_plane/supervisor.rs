@@ -114,6 +114,7 @@ async fn supervise(
             info.uid = uid.clone();
             info.phase = PodPhase::Running;
             info.ready = false;
+            info.ready_since_unix_ms = None;
             info.restarts = restarts;
             info.pid = pid;
         });
@@ -141,6 +142,7 @@ async fn supervise(
         };
         update_pod(&state, &pod.name, |info| {
             info.ready = false;
+            info.ready_since_unix_ms = None;
             info.pid = None;
             info.phase = if stopping {
                 PodPhase::Terminated

@@ -53,6 +53,8 @@ pub struct Probe {
     config: ProbeConfig,
     http: reqwest::Client,
     started: Instant,
+    /// The same moment on the clock other processes share.
+    started_unix_ms: u64,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -63,6 +65,7 @@ impl Probe {
             config,
             http,
             started: Instant::now(),
+            started_unix_ms: crate::substrate::unix_ms(),
             shared: Arc::default(),
         }
     }
@@ -70,6 +73,11 @@ impl Probe {
     /// Milliseconds since the probe started: the timeline's clock.
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// A moment stamped by another process (Unix ms), on the timeline's clock.
+    pub fn ms_at_unix(&self, unix_ms: u64) -> u64 {
+        unix_ms.saturating_sub(self.started_unix_ms)
     }
 
     fn base(&self) -> String {

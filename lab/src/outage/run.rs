@@ -178,7 +178,13 @@ async fn record_pods<S: Substrate>(
             let now = probe.now_ms();
             let mut log = log.lock().expect("pod log");
             for pod in &list.pods {
-                log.events.push((now, pod.clone()));
+                // A pod that joined the rotation did so when the substrate stamped it, if
+                // it does, not when this watch saw it (later by the watch's delay).
+                let at = pod
+                    .ready_since_unix_ms
+                    .filter(|_| pod.ready)
+                    .map_or(now, |since| probe.ms_at_unix(since).min(now));
+                log.events.push((at, pod.clone()));
             }
         }
         tokio::select! {

@@ -39,6 +39,13 @@ pub enum PodPhase {
     Terminated,
 }
 
+/// Milliseconds since the Unix epoch, the clock every process of a lab shares.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodInfo {
     pub name: String,
@@ -51,6 +58,10 @@ pub struct PodInfo {
     pub phase: PodPhase,
     /// In the load-balancing service's rotation (readiness-gate semantics).
     pub ready: bool,
+    /// When `ready` last became true (Unix time, ms), where the substrate stamps it at the
+    /// source (local): a watcher's own clock would see it late by its watch's delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_since_unix_ms: Option<u64>,
     pub restarts: u32,
     /// Process id on the local substrate, where a pod is a process.
     #[serde(default, skip_serializing_if = "Option::is_none")]

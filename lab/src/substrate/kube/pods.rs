@@ -61,6 +61,9 @@ fn pod_info(pod: &Pod, namespace: &str, release: &str) -> Option<PodInfo> {
         uid: pod.metadata.uid.clone().unwrap_or_default(),
         phase,
         ready: gate_condition(pod).is_some_and(|c| c.status == "True"),
+        // The gate's transition time has whole seconds only: the watcher's own clock is
+        // closer.
+        ready_since_unix_ms: None,
         restarts,
         pid: None,
         name,
