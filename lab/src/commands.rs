@@ -501,6 +501,10 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
             ),
         }
     }
+    match report.writes_back_after_ms {
+        Some(after) => println!("  writes acknowledged again {after} ms after the last fault"),
+        None => println!("  no write acknowledged after the last fault"),
+    }
     println!(
         "report: {} ({}, {})",
         json.display(),

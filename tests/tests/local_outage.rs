@@ -109,6 +109,44 @@ fn rolling_crux_heals_every_pod_in_turn() {
     assert_eq!(report["healed"], true);
 }
 
+/// Killing the member that leads the transaction log stalls writes for the golden
+/// store's election, long after the member itself is back: the report must keep that
+/// stall inside the fault window and say when writes were taken again.
+#[test]
+fn losing_the_log_leader_stalls_writes_until_an_election_and_the_window_covers_it() {
+    let lab = TestLab::new("127.99");
+    lab.up(&["--replicas", "3", "--server-start-delay", "1s"])
+        .assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    let run = lab.xtask(&["outage", "--scenario", "kafka-leader"]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("(it led ") && run.stdout.contains("crux-tx-log"),
+        "{}",
+        run.stdout
+    );
+    let report = latest_outage(&lab);
+    assert_eq!(report["lost_writes"], 0, "{report:#}");
+    let killed = report["pods"][0]["killed_at_ms"].as_u64().unwrap();
+    let member_back = report["pods"][0]["ready_again_ms"].as_u64().unwrap();
+    let writes_back = report["writes_back_after_ms"]
+        .as_u64()
+        .expect("writes were taken again");
+    let window_end = report["fault_window_ms"][1].as_u64().unwrap();
+    // Writes come back after the election, not when the member restarts.
+    assert!(killed + writes_back > member_back, "{report:#}");
+    assert!(window_end >= killed + writes_back, "{report:#}");
+    assert!(
+        report["longest_write_gap_ms"].as_u64().unwrap() >= writes_back,
+        "{report:#}"
+    );
+    // Every failure falls inside the window; the after phase is steady again.
+    let after = &report["phases"][2];
+    assert_eq!(after["name"], "after");
+    assert!(after["total"].as_u64().unwrap() > 0);
+    assert_eq!(after["failed"], 0, "{report:#}");
+}
+
 #[test]
 fn an_unknown_scenario_lists_the_built_ins() {
     let lab = TestLab::new("127.98");

@@ -22,6 +22,12 @@ pub struct OutageReport {
     /// index while writes wait for the golden store (a leader election, for one).
     #[serde(default)]
     pub longest_write_gap_ms: u64,
+    /// From the last fault to the acknowledgement of the first write sent after it: pods
+    /// back in the rotation are not yet a service taking writes (after the loss of a
+    /// golden-store leader, writes wait for its election). `None` when no write was
+    /// acknowledged within the heal deadline.
+    #[serde(default)]
+    pub writes_back_after_ms: Option<u64>,
     /// Acknowledged writes missing from some pod after the convergence deadline.
     pub lost_writes: u64,
     /// Reads through the service that missed a write already acknowledged.
@@ -32,7 +38,8 @@ pub struct OutageReport {
     pub verdict: String,
     /// Why the verdict is `fail` (empty on `pass`).
     pub failures: Vec<String>,
-    /// Milliseconds since the probe started: the first fault and the last pod ready again.
+    /// Milliseconds since the probe started: the first fault, and when every downed pod
+    /// was back and a write sent after the last fault had been acknowledged.
     pub fault_window_ms: (u64, u64),
     /// Per connector pod: how long after the last write it had every acknowledged write.
     pub convergence: Vec<PodConvergence>,

@@ -56,6 +56,8 @@ pub struct Probe {
     /// The same moment on the clock other processes share.
     started_unix_ms: u64,
     shared: Arc<Mutex<Shared>>,
+    /// When the latest-sent acknowledged write was sent.
+    write_acked: watch::Sender<Option<u64>>,
 }
 
 impl Probe {
@@ -67,7 +69,18 @@ impl Probe {
             started: Instant::now(),
             started_unix_ms: crate::substrate::unix_ms(),
             shared: Arc::default(),
+            write_acked: watch::Sender::new(None),
         }
+    }
+
+    /// Waits until a write sent at or after `since_ms` is acknowledged; false when none
+    /// was within `deadline`.
+    pub async fn wait_write_acked(&self, since_ms: u64, deadline: Duration) -> bool {
+        let mut acked = self.write_acked.subscribe();
+        let sent_since = |sent: &Option<u64>| sent.is_some_and(|sent| sent >= since_ms);
+        tokio::time::timeout(deadline, acked.wait_for(sent_since))
+            .await
+            .is_ok_and(|answer| answer.is_ok())
     }
 
     /// Milliseconds since the probe started: the timeline's clock.
@@ -166,6 +179,13 @@ impl Probe {
             shared.acked.push(AckedWrite {
                 guid: guid.clone(),
                 acked_at_ms: at_ms + latency_ms,
+            });
+            self.write_acked.send_if_modified(|latest| {
+                let newer = latest.is_none_or(|latest| at_ms > latest);
+                if newer {
+                    *latest = Some(at_ms);
+                }
+                newer
             });
         }
         shared.samples.push(Sample {

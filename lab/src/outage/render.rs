@@ -106,11 +106,17 @@ pub fn markdown(report: &OutageReport) -> String {
         "## Continuity and integrity\n\n\
          - Longest gap without a successful response: {}\n\
          - Longest gap without an acknowledged write: {}\n\
+         - Writes acknowledged again: {}\n\
          - Lost writes (acknowledged, then missing from some pod): {}\n\
          - Stale reads (a read that missed an acknowledged write): {}\n\
-         - Fault window: {} to {} after the probe started ({})\n",
+         - Fault window (to every pod back and writes acknowledged again): {} to {} after \
+         the probe started ({})\n",
         duration(report.longest_gap_ms),
         duration(report.longest_write_gap_ms),
+        report.writes_back_after_ms.map_or_else(
+            || "never, within the heal deadline".to_owned(),
+            |after| format!("{} after the last fault", duration(after))
+        ),
         report.lost_writes,
         report.stale_reads,
         duration(start),
@@ -587,6 +593,7 @@ mod tests {
             phases: vec![phase("before"), phase("during"), phase("after")],
             longest_gap_ms: 850,
             longest_write_gap_ms: 2_400,
+            writes_back_after_ms: Some(2_350),
             lost_writes: 0,
             stale_reads: 2,
             pods: vec![
@@ -723,6 +730,7 @@ mod tests {
         // What the killed golden-store member led explains its stall.
         assert!(md.contains("| 2000 ms (2.0 s) | never | never | crux-doc-store, meta |"));
         assert!(md.contains("1500 ms (1.5 s)"), "p99 in ms and s");
+        assert!(md.contains("Writes acknowledged again: 2350 ms (2.4 s) after the last fault"));
         assert!(!md.contains("Why it failed"));
         assert!(md.contains("outage-timeline.svg"));
     }
@@ -736,6 +744,11 @@ mod tests {
         assert!(md.lines().next().unwrap().contains("FAIL"));
         assert!(md.contains("- 3 acknowledged writes lost\n- a\\|b\n"));
         assert!(md.contains("failed share |\n|---:|---:|---:|---:|\n| 0 | 0 | 0 | – |"));
+        failing.writes_back_after_ms = None;
+        assert!(
+            markdown(&failing)
+                .contains("Writes acknowledged again: never, within the heal deadline")
+        );
     }
 
     #[test]

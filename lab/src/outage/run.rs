@@ -98,14 +98,44 @@ pub async fn run_outage<S: Substrate>(
     let healing = healer.watch(stopped(stop_rx.clone()));
     let watching = record_pods(substrate, &probe, &log, stop_rx.clone());
     let steps = async {
-        let outcome = drive(substrate, settings, scenario, options, &probe, &log).await;
+        let outcome = async {
+            let driven = drive(substrate, settings, scenario, options, &probe, &log).await?;
+            // Pods back in the rotation are not yet a service taking writes: after the
+            // loss of a golden-store leader, writes wait for its election.
+            let writes_back = probe
+                .wait_write_acked(driven.last_fault_ms, options.heal_deadline)
+                .await;
+            if !writes_back {
+                eprintln!(
+                    "  no write sent after the last fault was acknowledged within {}",
+                    humantime::format_duration(options.heal_deadline)
+                );
+            }
+            tokio::time::sleep(scenario.after).await;
+            anyhow::Ok((driven, writes_back))
+        }
+        .await;
         let _ = stop_tx.send(true);
         outcome
     };
     let (probed, healed, watched, driven) = tokio::join!(probing, healing, watching, steps);
     watched?;
     let heal_events = healed?;
-    let (downed, fault_window_ms, healed_in_time) = driven?;
+    let (driven, writes_back) = driven?;
+    let writes_back_after_ms = writes_back
+        .then(|| first_write_acked_after(&probed.samples, driven.last_fault_ms))
+        .flatten();
+    let fault_window_ms = (
+        driven.first_fault_ms,
+        driven
+            .pods_back_ms
+            .max(writes_back_after_ms.map_or(0, |after| driven.last_fault_ms + after)),
+    );
+    let Driven {
+        downed,
+        healed_in_time,
+        ..
+    } = driven;
 
     eprintln!("checking every acknowledged write on every connector pod");
     let pods = substrate.list_pods().await?;
@@ -138,6 +168,7 @@ pub async fn run_outage<S: Substrate>(
         phases: phases(&probed.samples, fault_window_ms),
         longest_gap_ms: longest_gap(&probed.samples, None),
         longest_write_gap_ms: longest_gap(&probed.samples, Some(RequestKind::Write)),
+        writes_back_after_ms,
         lost_writes,
         stale_reads: probed.stale_reads,
         pods,
@@ -194,9 +225,18 @@ async fn record_pods<S: Substrate>(
     }
 }
 
-/// Runs the steps: before-phase traffic, each fault, waits for healing where asked, the
-/// after-phase traffic. Returns what went down, the fault window and whether healing
-/// finished in time.
+/// What [`drive`] did, on the probe's clock.
+struct Driven {
+    downed: Vec<Downed>,
+    first_fault_ms: u64,
+    last_fault_ms: u64,
+    /// When every downed pod was back (the last step, if none was downed).
+    pods_back_ms: u64,
+    healed_in_time: bool,
+}
+
+/// Runs the steps: before-phase traffic, each fault, waits for healing where asked and,
+/// at the end, for every downed pod to be back.
 async fn drive<S: Substrate>(
     substrate: &S,
     settings: &LabSettings,
@@ -204,9 +244,10 @@ async fn drive<S: Substrate>(
     options: &OutageOptions,
     probe: &Probe,
     log: &std::sync::Mutex<PodLog>,
-) -> anyhow::Result<(Vec<Downed>, (u64, u64), bool)> {
+) -> anyhow::Result<Driven> {
     tokio::time::sleep(scenario.before).await;
     let fault_start = probe.now_ms();
+    let mut last_fault = fault_start;
     let mut downed: Vec<Downed> = Vec::new();
     let mut healed_in_time = true;
     // Paused targets and the pod each froze: pausing the leader moves the leadership, so
@@ -233,12 +274,13 @@ async fn drive<S: Substrate>(
             Action::Pause => substrate.pause_pod(&name).await?,
             Action::Resume => substrate.resume_pod(&name).await?,
         }
+        last_fault = probe.now_ms();
         if matches!(step.action, Action::Kill | Action::Delete) {
             downed.push(Downed {
                 name: name.clone(),
                 role: step.target.role,
                 old_uid: pod.uid.clone(),
-                at_ms: probe.now_ms(),
+                at_ms: last_fault,
             });
         }
         if step.then == Then::WaitHealed {
@@ -250,9 +292,13 @@ async fn drive<S: Substrate>(
         let log = log.lock().expect("pod log");
         downed.iter().filter_map(|d| log.back_at(d)).max()
     };
-    let fault_end = back.unwrap_or_else(|| probe.now_ms()).max(fault_start);
-    tokio::time::sleep(scenario.after).await;
-    Ok((downed, (fault_start, fault_end), healed_in_time))
+    Ok(Driven {
+        downed,
+        first_fault_ms: fault_start,
+        last_fault_ms: last_fault,
+        pods_back_ms: back.unwrap_or(last_fault).max(last_fault),
+        healed_in_time,
+    })
 }
 
 /// The pod a step targets; `leader` and `follower` ask the golden store, at the time of
@@ -454,8 +500,17 @@ fn phases(samples: &[Sample], (start, end): (u64, u64)) -> Vec<PhaseStats> {
         .collect()
 }
 
-/// The longest time between two successful answers (of one kind, if given), from the
-/// first request sent.
+/// How long after `since_ms` the first write sent from then on was acknowledged.
+fn first_write_acked_after(samples: &[Sample], since_ms: u64) -> Option<u64> {
+    samples
+        .iter()
+        .filter(|s| s.kind == RequestKind::Write && s.ok && s.at_ms >= since_ms)
+        .map(|s| s.at_ms + s.latency_ms - since_ms)
+        .min()
+}
+
+/// The longest time without a successful answer (of one kind, if given), from the first
+/// request sent to the end of the last: a gap still open when the probe stopped counts.
 fn longest_gap(samples: &[Sample], kind: Option<RequestKind>) -> u64 {
     let of_kind = || {
         samples
@@ -468,9 +523,10 @@ fn longest_gap(samples: &[Sample], kind: Option<RequestKind>) -> u64 {
         .collect();
     answered.sort_unstable();
     let first = of_kind().map(|s| s.at_ms).min().unwrap_or(0);
+    let last = of_kind().map(|s| s.at_ms + s.latency_ms).max().unwrap_or(0);
     let mut previous = first;
     let mut longest = 0;
-    for at in answered {
+    for at in answered.into_iter().chain([last]) {
         longest = longest.max(at.saturating_sub(previous));
         previous = at;
     }
@@ -487,6 +543,12 @@ fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
     }
     if !report.healed {
         failures.push("healing did not complete".into());
+    }
+    if report.writes_back_after_ms.is_none() {
+        failures.push(format!(
+            "no write sent after the last fault was acknowledged within {}",
+            humantime::format_duration(options.heal_deadline)
+        ));
     }
     if let Some(max) = options.max_failed
         && report.requests.failed > max
@@ -561,6 +623,29 @@ mod tests {
         assert_eq!(longest_gap(&mixed, None), 515);
         assert_eq!(longest_gap(&mixed, Some(RequestKind::Write)), 910);
         assert_eq!(longest_gap(&mixed, Some(RequestKind::Read)), 5);
+        // Writes still failing when the probe stopped: the gap runs to the last answer.
+        let stalled = [
+            sample(0, 10, true),
+            sample(100, 2000, false),
+            sample(200, 2000, false),
+        ];
+        assert_eq!(longest_gap(&stalled, None), 2190);
+    }
+
+    #[test]
+    fn writes_are_back_when_the_first_write_sent_after_the_fault_is_acknowledged() {
+        let samples = [
+            sample(900, 5, true),
+            sample(1000, 2000, false),
+            sample(1100, 400, true),
+            sample(1200, 30, true),
+            Sample {
+                kind: RequestKind::Read,
+                ..sample(1050, 1, true)
+            },
+        ];
+        assert_eq!(first_write_acked_after(&samples, 1000), Some(230));
+        assert_eq!(first_write_acked_after(&samples, 1300), None);
     }
 
     #[test]
@@ -584,9 +669,10 @@ mod tests {
             max_failed: Some(2),
             max_gap: Some(Duration::from_secs(1)),
         };
-        assert_eq!(judge(&report, &options).len(), 4);
+        assert_eq!(judge(&report, &options).len(), 5);
         let fine = OutageReport {
             healed: true,
+            writes_back_after_ms: Some(80),
             ..Default::default()
         };
         assert!(judge(&fine, &options).is_empty());
@@ -626,13 +712,9 @@ mod tests {
         /// changes recorded. Standing in for the healer, `open_gates` only marks replaced
         /// connector pods ready (the real healer first configures their servers through
         /// Egeria's API, out of reach here).
-        async fn run_steps(
-            substrate: &KubeSubstrate,
-            name: &str,
-        ) -> anyhow::Result<(Vec<Downed>, (u64, u64), bool)> {
+        async fn run_steps(substrate: &KubeSubstrate, name: &str) -> anyhow::Result<Driven> {
             let mut scenario = crate::outage::scenario::load(name, 3)?;
             scenario.before = Duration::from_millis(20);
-            scenario.after = Duration::ZERO;
             check_supported(substrate, &scenario)?;
             let options = OutageOptions {
                 rate: 20.0,
@@ -713,10 +795,10 @@ mod tests {
         async fn crux_and_kafka_kills_a_connector_and_a_follower_then_waits_for_the_gate() {
             let (api, substrate) = lab(2).await;
 
-            let (downed, (start, end), healed) =
-                run_steps(&substrate, "crux-and-kafka").await.unwrap();
+            let driven = run_steps(&substrate, "crux-and-kafka").await.unwrap();
 
-            assert!(healed);
+            assert!(driven.healed_in_time);
+            let (downed, start, end) = (driven.downed, driven.first_fault_ms, driven.pods_back_ms);
             // Broker 2 leads the log: the follower is the first other member. The gate of
             // the replacement (uid lab-crux-1-1) opens after the kill, and may open before
             // the second kill.
@@ -742,9 +824,13 @@ mod tests {
         async fn kafka_leader_kills_the_broker_leading_the_partition() {
             let (api, substrate) = lab(1).await;
 
-            let (downed, _, healed) = run_steps(&substrate, "kafka-leader").await.unwrap();
+            let Driven {
+                downed,
+                healed_in_time,
+                ..
+            } = run_steps(&substrate, "kafka-leader").await.unwrap();
 
-            assert!(healed);
+            assert!(healed_in_time);
             assert_eq!(faults_and_gates(&api), ["DELETE lab-kafka-1 grace=0"]);
             assert_eq!(downed[0].name, "lab-kafka-1");
         }
@@ -753,9 +839,13 @@ mod tests {
         async fn rolling_crux_kills_each_pod_once_the_previous_is_back_in_rotation() {
             let (api, substrate) = lab(0).await;
 
-            let (downed, _, healed) = run_steps(&substrate, "rolling-crux").await.unwrap();
+            let Driven {
+                downed,
+                healed_in_time,
+                ..
+            } = run_steps(&substrate, "rolling-crux").await.unwrap();
 
-            assert!(healed);
+            assert!(healed_in_time);
             assert_eq!(downed.len(), 3);
             assert_eq!(
                 faults_and_gates(&api),
