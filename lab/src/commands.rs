@@ -422,9 +422,10 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         max_gap: args.max_gap,
     };
     eprintln!(
-        "outage scenario {}: {} steps, probing {} at {} requests/s",
+        "outage scenario {}: {} step{}, probing {} at {} requests/s",
         scenario.name,
         scenario.steps.len(),
+        if scenario.steps.len() == 1 { "" } else { "s" },
         session.state.endpoints.connector_service_url,
         args.rate
     );

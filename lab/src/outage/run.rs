@@ -100,17 +100,8 @@ pub async fn run_outage<S: Substrate>(
     let steps = async {
         let outcome = async {
             let driven = drive(substrate, settings, scenario, options, &probe, &log).await?;
-            // Pods back in the rotation are not yet a service taking writes: after the
-            // loss of a golden-store leader, writes wait for its election.
-            let writes_back = probe
-                .wait_write_acked(driven.last_fault_ms, options.heal_deadline)
-                .await;
-            if !writes_back {
-                eprintln!(
-                    "  no write sent after the last fault was acknowledged within {}",
-                    humantime::format_duration(options.heal_deadline)
-                );
-            }
+            let writes_back =
+                wait_writes_back(&probe, driven.last_fault_ms, options.heal_deadline).await;
             tokio::time::sleep(scenario.after).await;
             anyhow::Ok((driven, writes_back))
         }
@@ -188,6 +179,30 @@ pub async fn run_outage<S: Substrate>(
     }
     .into();
     Ok(report)
+}
+
+/// Waits until a write sent after `since_ms` is acknowledged: pods back in the rotation
+/// are not yet a service taking writes (after the loss of a golden-store leader, writes
+/// wait seconds for its election), so a wait longer than a moment is announced.
+async fn wait_writes_back(probe: &Probe, since_ms: u64, deadline: Duration) -> bool {
+    const QUIET: Duration = Duration::from_secs(1);
+    if probe.wait_write_acked(since_ms, QUIET.min(deadline)).await {
+        return true;
+    }
+    let deadline_text = humantime::format_duration(deadline);
+    eprintln!(
+        "  {} writes not acknowledged yet, waiting up to {deadline_text} (the golden store may be electing a leader)",
+        probe.now_ms()
+    );
+    let back = probe
+        .wait_write_acked(since_ms, deadline.saturating_sub(QUIET))
+        .await;
+    if back {
+        eprintln!("  {} writes acknowledged again", probe.now_ms());
+    } else {
+        eprintln!("  no write sent after the last fault was acknowledged within {deadline_text}");
+    }
+    back
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
