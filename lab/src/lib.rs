@@ -4,13 +4,12 @@
 //! Both front doors use this library: `cargo xtask …` on the developer's machine and the
 //! `lab` binary (which also hosts the local substrate's control plane).
 
+pub mod artifacts;
 pub mod bootstrap;
 pub mod commands;
-pub mod control_plane;
 pub mod egeria;
-pub mod golden_store;
 pub mod heal;
-pub mod local;
+pub mod kafka;
 pub mod outage;
 mod plot;
 pub mod prereq;

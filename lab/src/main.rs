@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
-                .block_on(lab::control_plane::run(spec))
+                .block_on(lab::substrate::local::control_plane::run(spec))
         }
         Command::Bootstrap(args) => runtime()?.block_on(bootstrap_command(dir, &args)),
         Command::Status(args) => runtime()?.block_on(status_command(dir, &args)),

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The oldest nats-server with clustered JetStream that the lab has been run against.
-const MIN_NATS: (u32, u32) = (2, 9);
+/// The oldest Java the lab runs Kafka (and Egeria) on.
+const MIN_JAVA: u32 = 17;
 
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -84,40 +84,59 @@ pub fn is_root() -> bool {
 
 /// What the local substrate needs beyond the Rust toolchain.
 pub fn check_local() -> Vec<Check> {
-    vec![check_nats_server()]
+    vec![check_java()]
 }
 
-/// Names the nats-server binary explicitly, for installs outside PATH and the sbin folders.
-pub const NATS_SERVER_ENV: &str = "EGERIA_HA_LAB_NATS_SERVER";
+/// Names the `java` binary explicitly; otherwise `$JAVA_HOME/bin/java`, then PATH.
+pub const JAVA_ENV: &str = "EGERIA_HA_LAB_JAVA";
 
-pub fn check_nats_server() -> Check {
-    let found = match std::env::var_os(NATS_SERVER_ENV) {
+/// A Java runtime of [`MIN_JAVA`] or newer: the golden store's Kafka brokers are JVMs.
+pub fn check_java() -> Check {
+    let found = match std::env::var_os(JAVA_ENV) {
         Some(explicit) => Some(PathBuf::from(explicit)).filter(|path| is_executable(path)),
-        None => find_program("nats-server"),
+        None => std::env::var_os("JAVA_HOME")
+            .map(|home| Path::new(&home).join("bin/java"))
+            .filter(|path| is_executable(path))
+            .or_else(|| find_program("java")),
     };
     let outcome = match found {
         None => Outcome::Missing,
-        Some(path) => {
-            let version = Command::new(&path)
-                .arg("--version")
-                .output()
-                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-                .unwrap_or_default();
-            match parse_version(&version) {
-                Some(found) if found >= MIN_NATS => Outcome::Found { path, version },
-                _ => Outcome::TooOld {
-                    path,
-                    version,
-                    need: format!("{}.{} or newer", MIN_NATS.0, MIN_NATS.1),
-                },
+        Some(path) => match Command::new(&path).arg("-version").output() {
+            Err(e) => Outcome::Unusable {
+                detail: format!("{} -version: {e}", path.display()),
+            },
+            Ok(out) => {
+                // `java -version` writes to stderr: `openjdk version "17.0.15" 2025-04-15`.
+                let said = String::from_utf8_lossy(&out.stderr);
+                let version = said.lines().next().unwrap_or_default().trim().to_string();
+                match java_major(&version) {
+                    Some(major) if major >= MIN_JAVA => Outcome::Found { path, version },
+                    _ => Outcome::TooOld {
+                        path,
+                        version,
+                        need: format!("Java {MIN_JAVA} or newer"),
+                    },
+                }
             }
-        }
+        },
     };
     Check {
-        name: "nats-server",
-        purpose: "the golden store: a three-node JetStream cluster standing in for Kafka",
+        name: "java",
+        purpose: "the golden store: three Kafka brokers, each a JVM",
         outcome,
-        install: Install::Debian(&["nats-server"]),
+        install: Install::Debian(&["openjdk-17-jre-headless"]),
+    }
+}
+
+/// The major version in `java -version`'s first line: `"17.0.15"` → 17, `"1.8.0_292"` → 8.
+fn java_major(line: &str) -> Option<u32> {
+    let quoted = line.split('"').nth(1)?;
+    let mut parts = quoted.split(|c: char| !c.is_ascii_digit());
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
     }
 }
 
@@ -249,22 +268,16 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// `nats-server: v2.9.10` → (2, 9).
-fn parse_version(text: &str) -> Option<(u32, u32)> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
-    let mut parts = text[start..].split(|c: char| !c.is_ascii_digit());
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn versions_parse_from_nats_output() {
-        assert_eq!(parse_version("nats-server: v2.9.10"), Some((2, 9)));
-        assert_eq!(parse_version("nats-server: v2.10.1-beta"), Some((2, 10)));
-        assert_eq!(parse_version("garbage"), None);
+    fn java_versions_parse_from_both_schemes() {
+        assert_eq!(java_major(r#"openjdk version "17.0.15" 2025-04-15"#), Some(17));
+        assert_eq!(java_major(r#"java version "1.8.0_292""#), Some(8));
+        assert_eq!(java_major(r#"openjdk version "21" 2023-09-19"#), Some(21));
+        assert_eq!(java_major("garbage"), None);
     }
 
     #[test]
@@ -279,15 +292,15 @@ mod tests {
     #[test]
     fn install_command_names_the_package() {
         let check = Check {
-            name: "nats-server",
+            name: "java",
             purpose: "",
             outcome: Outcome::Missing,
-            install: Install::Debian(&["nats-server"]),
+            install: Install::Debian(&["openjdk-17-jre-headless"]),
         };
         assert!(
             check
                 .install_command()
-                .ends_with("apt-get install -y nats-server")
+                .ends_with("apt-get install -y openjdk-17-jre-headless")
         );
         assert!(!check.is_ok());
     }

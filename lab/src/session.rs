@@ -5,7 +5,7 @@ use crate::egeria::EgeriaClient;
 use crate::state::{LabDir, LabState, StateError, SubstrateState};
 use crate::substrate::kube::KubeSubstrate;
 use crate::substrate::local::LocalSubstrate;
-use crate::substrate::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
+use crate::substrate::{Endpoints, PodList, Substrate, SubstrateError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ impl Session {
             .ok_or_else(|| SessionError::NoLab(state_path.clone()))?;
         let substrate = match &state.substrate {
             SubstrateState::Local(local) => {
-                if !crate::local::is_control_plane(local.control_plane_pid) {
+                if !crate::substrate::local::is_control_plane(local.control_plane_pid) {
                     return Err(SessionError::Gone {
                         state: state_path,
                         run_id: state.run_id,
@@ -128,13 +128,6 @@ impl Substrate for LabSubstrate {
         match self {
             LabSubstrate::Local(s) => s.delete_pod(pod).await,
             LabSubstrate::Kube(s) => s.delete_pod(pod).await,
-        }
-    }
-
-    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
-        match self {
-            LabSubstrate::Local(s) => s.leaderships().await,
-            LabSubstrate::Kube(s) => s.leaderships().await,
         }
     }
 

@@ -166,5 +166,5 @@ impl Drop for TestLab {
 
 /// Whether a process with this pid exists and is not a zombie.
 pub fn process_alive(pid: u32) -> bool {
-    lab::local::is_alive_with(pid, |_| true)
+    lab::substrate::local::is_alive_with(pid, |_| true)
 }

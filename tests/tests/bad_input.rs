@@ -37,20 +37,48 @@ fn lab_down_without_a_lab_succeeds() {
 }
 
 #[test]
-fn missing_nats_server_prints_the_install_command() {
+fn missing_java_prints_the_install_command_and_starts_nothing() {
     let lab = TestLab::new("127.92");
     let run = lab
         .command(&["lab-up", "--substrate", "local", "--loopback-net", "127.92"])
-        .env("EGERIA_HA_LAB_NATS_SERVER", "/nonexistent/nats-server")
+        .env("EGERIA_HA_LAB_JAVA", "/nonexistent/java")
         .output()
         .unwrap();
     assert!(!run.status.success());
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("apt-get install -y nats-server"),
+        stderr.contains("missing prerequisite java: not found")
+            && stderr.contains("apt-get install -y openjdk-17-jre-headless"),
         "{stderr}"
     );
     assert!(lab.state().is_none());
+}
+
+#[test]
+fn a_java_older_than_17_is_refused_with_its_version() {
+    let lab = TestLab::new("127.92");
+    let folder = tempfile::tempdir().unwrap();
+    let old_java = folder.path().join("java");
+    std::fs::write(
+        &old_java,
+        "#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&old_java, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let run = lab
+        .command(&["doctor", "--substrate", "local"])
+        .env("EGERIA_HA_LAB_JAVA", &old_java)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(said.contains("11.0.2"), "{said}");
+    assert!(said.contains("openjdk-17-jre-headless"), "{said}");
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub async fn take_down(lab_dir: &LabDir, keep_cluster: bool) -> anyhow::Result<(
         println!("lab of run {} is down", state.run_id);
         return Ok(());
     }
-    let report = lab::local::down(lab_dir).await?;
+    let report = lab::substrate::local::down(lab_dir).await?;
     match report.run_id {
         None => println!(
             "nothing was running (no lab recorded in {})",

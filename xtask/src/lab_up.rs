@@ -1,6 +1,6 @@
 //! `cargo xtask lab-up`: start the topology on a substrate.
 
-use lab::local::{LoopbackNet, UpOptions};
+use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::settings::LabSettings;
 use lab::state::{LabDir, LabState, SubstrateKind};
 use std::time::{Duration, Instant};
@@ -86,7 +86,7 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     let interrupted = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let state = lab::local::up(lab_dir, &options, interrupted).await?;
+    let state = lab::substrate::local::up(lab_dir, &options, interrupted).await?;
     println!(
         "lab {} is up in {:.1}s (run {})\n  connector service: {}\n  golden store:      {}\n  logs:              {}",
         state.settings.release,

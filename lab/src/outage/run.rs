@@ -13,7 +13,7 @@ use crate::egeria::crux;
 use crate::heal::Healer;
 use crate::settings::LabSettings;
 use crate::state::LabDir;
-use crate::substrate::{META_GROUP, PodInfo, PodPhase, Role, Substrate};
+use crate::substrate::{PodInfo, PodPhase, Role, Substrate};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -338,9 +338,6 @@ async fn target_pod<S: Substrate>(
                 .leaderships()
                 .await?
                 .into_iter()
-                .filter(|leadership| {
-                    leadership.of == crux::TX_LOG_TOPIC || leadership.of == META_GROUP
-                })
                 .map(|leadership| leadership.member)
                 .collect();
             let pods = substrate.list_pods().await?;
@@ -349,8 +346,8 @@ async fn target_pod<S: Substrate>(
                 .map(|pod| pod.name.clone())
                 .ok_or_else(|| {
                     anyhow::anyhow!(
-                        "every running golden-store member leads the transaction log or the \
-                         store itself ({})",
+                        "every running golden-store member leads one of the lab's partitions \
+                         or is the active controller ({})",
                         leaders.join(", ")
                     )
                 })?
@@ -699,14 +696,26 @@ mod tests {
         use super::*;
         use crate::substrate::Endpoints;
         use crate::substrate::kube::KubeSubstrate;
-        use crate::substrate::kube::fake_broker;
+        use crate::kafka::fake_broker;
+        use std::collections::HashMap;
         use crate::substrate::kube::mock::{MockApi, PODS, StatefulSetCluster};
         use http::Method;
 
-        /// The lab's pods, the transaction log's partition led by broker `leader`.
-        async fn lab(leader: i32) -> (MockApi, KubeSubstrate) {
-            let metadata = fake_broker::response(crux::TX_LOG_TOPIC, 0, &[(0, leader)]);
-            let (bootstrap, _requests) = fake_broker::serve(metadata).await;
+        /// The lab's pods, every partition of the lab's topics led by broker `leader`,
+        /// the quorum by broker `controller`.
+        async fn lab(leader: i32, controller: i32) -> (MockApi, KubeSubstrate) {
+            let hosts: Vec<String> = (0..3)
+                .map(|id| format!("lab-kafka-{id}.lab-kafka-headless.ns.svc.cluster.local"))
+                .collect();
+            let brokers: Vec<(i32, &str)> = (0..3).map(|id| (id, hosts[id as usize].as_str())).collect();
+            let led = [(0, leader)];
+            let topics: Vec<(&str, i16, &[(i32, i32)])> =
+                vec![(crux::TX_LOG_TOPIC, 0, &led), (crux::DOCUMENT_STORE_TOPIC, 0, &led)];
+            let (bootstrap, _requests) = fake_broker::serve(HashMap::from([
+                (fake_broker::METADATA, fake_broker::metadata(&brokers, &topics)),
+                (fake_broker::DESCRIBE_QUORUM, fake_broker::quorum(controller)),
+            ]))
+            .await;
             let api = StatefulSetCluster::serve(&[
                 ("lab-crux-0", "connector"),
                 ("lab-crux-1", "connector"),
@@ -808,13 +817,14 @@ mod tests {
 
         #[tokio::test]
         async fn crux_and_kafka_kills_a_connector_and_a_follower_then_waits_for_the_gate() {
-            let (api, substrate) = lab(2).await;
+            let (api, substrate) = lab(2, 0).await;
 
             let driven = run_steps(&substrate, "crux-and-kafka").await.unwrap();
 
             assert!(driven.healed_in_time);
             let (downed, start, end) = (driven.downed, driven.first_fault_ms, driven.pods_back_ms);
-            // Broker 2 leads the log: the follower is the first other member. The gate of
+            // Broker 2 leads the lab's partitions and broker 0 the quorum: the follower is
+            // broker 1, the one member that leads nothing. The gate of
             // the replacement (uid lab-crux-1-1) opens after the kill, and may open before
             // the second kill.
             let requests = faults_and_gates(&api);
@@ -822,12 +832,12 @@ mod tests {
                 requests.iter().partition(|r| r.starts_with("DELETE"));
             assert_eq!(
                 deletes,
-                ["DELETE lab-crux-1 grace=0", "DELETE lab-kafka-0 grace=0"]
+                ["DELETE lab-crux-1 grace=0", "DELETE lab-kafka-1 grace=0"]
             );
             assert_eq!(gates, ["READY lab-crux-1 lab-crux-1-1"]);
             assert_eq!(requests[0], "DELETE lab-crux-1 grace=0");
             let names: Vec<&str> = downed.iter().map(|d| d.name.as_str()).collect();
-            assert_eq!(names, ["lab-crux-1", "lab-kafka-0"]);
+            assert_eq!(names, ["lab-crux-1", "lab-kafka-1"]);
             assert_eq!(downed[0].old_uid, "lab-crux-1-0");
             assert!(
                 start <= downed[0].at_ms && downed[1].at_ms <= end,
@@ -837,7 +847,7 @@ mod tests {
 
         #[tokio::test]
         async fn kafka_leader_kills_the_broker_leading_the_partition() {
-            let (api, substrate) = lab(1).await;
+            let (api, substrate) = lab(1, 0).await;
 
             let Driven {
                 downed,
@@ -852,7 +862,7 @@ mod tests {
 
         #[tokio::test]
         async fn rolling_crux_kills_each_pod_once_the_previous_is_back_in_rotation() {
-            let (api, substrate) = lab(0).await;
+            let (api, substrate) = lab(0, 1).await;
 
             let Driven {
                 downed,
@@ -877,7 +887,7 @@ mod tests {
 
         #[tokio::test]
         async fn pausing_is_refused_before_any_fault() {
-            let (api, substrate) = lab(0).await;
+            let (api, substrate) = lab(0, 1).await;
             let file = tempfile::NamedTempFile::new().unwrap();
             std::fs::write(
                 file.path(),

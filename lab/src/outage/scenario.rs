@@ -160,7 +160,7 @@ fn load_text(text: &str, origin: &str, replicas: u16) -> Result<Scenario, Scenar
             error,
         })?;
     scenario
-        .expand(replicas, crate::golden_store::MEMBERS)
+        .expand(replicas, crate::kafka::BROKERS)
         .map_err(|error| match error {
             ScenarioError::Invalid { field, reason, .. } => ScenarioError::Invalid {
                 origin: origin.to_owned(),

@@ -4,7 +4,6 @@
 //! kind kubeconfig.
 
 mod diagnostics;
-mod kafka;
 #[cfg(test)]
 pub(crate) mod mock;
 mod pods;
@@ -13,12 +12,9 @@ mod tests;
 mod workloads;
 
 pub use diagnostics::dump_diagnostics;
-#[cfg(test)]
-pub(crate) use kafka::fake_broker;
 pub use workloads::wait_for_workloads;
 
-use super::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
-use crate::egeria::crux;
+use super::{Endpoints, PodList, Substrate, SubstrateError};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -341,36 +337,6 @@ impl Substrate for KubeSubstrate {
         )
         .await
         .map(drop)
-    }
-
-    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
-        let bootstrap = &self.endpoints.golden_store_bootstrap;
-        let action = "find the transaction log's leader";
-        let leader = kafka::partition_leader(bootstrap, crux::TX_LOG_TOPIC, 0, CALL_TIMEOUT)
-            .await
-            .map_err(|detail| SubstrateError::Unreachable {
-                substrate: NAME,
-                endpoint: bootstrap.clone(),
-                detail: format!("{action}: {detail}"),
-            })?;
-        // The chart's brokers take their StatefulSet ordinal as node id and advertise
-        // `<pod>.<headless service>`; a broker that does not is not this release's.
-        let pod = format!("{}-kafka-{}", self.release, leader.node_id);
-        if leader.host.split('.').next() != Some(pod.as_str()) {
-            return Err(SubstrateError::Refused {
-                substrate: NAME,
-                action: action.into(),
-                detail: format!(
-                    "broker {} ({}) is not a pod of release {}: an external Kafka cannot be \
-                     a fault target",
-                    leader.node_id, leader.host, self.release
-                ),
-            });
-        }
-        Ok(vec![Leadership {
-            of: crux::TX_LOG_TOPIC.to_string(),
-            member: pod,
-        }])
     }
 
     fn can_pause(&self) -> bool {

@@ -95,13 +95,10 @@ impl PodList {
 /// A golden-store member leading something whose loss forces an election.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leadership {
-    /// A topic (stream) of the lab's, or [`META_GROUP`].
+    /// A topic of the lab's, or [`crate::kafka::CONTROLLER`].
     pub of: String,
     pub member: String,
 }
-
-/// The local golden store's own metadata group (JetStream's meta group).
-pub const META_GROUP: &str = "meta";
 
 /// Where the shared services answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,11 +158,11 @@ pub trait Substrate: Sync {
     /// Ends the pod with its normal grace period; it is replaced with fresh state.
     fn delete_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 
-    /// Which golden-store member leads what, now: each topic (stream) whose leader the
-    /// substrate can see, and on local the meta group ([`META_GROUP`]), whose loss forces
-    /// an election that new replay consumers wait for. On kind, Kafka is asked about the
-    /// transaction log's partition only.
-    fn leaderships(&self) -> impl Future<Output = Result<Vec<Leadership>, SubstrateError>> + Send;
+    /// Which golden-store member leads what, now: every partition of the lab's topics
+    /// and the active controller, asked of Kafka (one implementation for every substrate).
+    fn leaderships(&self) -> impl Future<Output = Result<Vec<Leadership>, SubstrateError>> + Send {
+        crate::kafka::leaderships(self)
+    }
 
     /// Whether [`Substrate::pause_pod`] can work here, so a scenario that needs it is
     /// refused before it starts rather than halfway.

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use lab::bootstrap::{BootstrapOptions, bootstrap};
 use lab::egeria::EgeriaClient;
-use lab::local::{LoopbackNet, UpOptions};
+use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::settings::LabSettings;
 use lab::state::LabDir;
 use lab::substrate::local::LocalSubstrate;
@@ -55,7 +55,7 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
             row = measure(&lab_dir, &options) => row,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         };
-        lab::local::down(&lab_dir)
+        lab::substrate::local::down(&lab_dir)
             .await
             .context("stopping the benchmark's lab")?;
         rows.push(measured.with_context(|| format!("benchmark at {replicas} replicas"))?);
@@ -65,7 +65,7 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
 
 async fn measure(lab_dir: &LabDir, options: &UpOptions) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let state = lab::local::up(lab_dir, options, std::future::pending()).await?;
+    let state = lab::substrate::local::up(lab_dir, options, std::future::pending()).await?;
     let up = started.elapsed();
     let local = state.local().context("the benchmark's lab is not local")?;
     let substrate = LocalSubstrate::new(local.api_address, state.endpoints.clone());

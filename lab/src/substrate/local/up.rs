@@ -1,14 +1,18 @@
 //! Bringing the local substrate up and down: the control plane process and, under it, the
-//! golden store (three `nats-server`s), N connector pods and the PTS pod, each on its own
+//! golden store (three Kafka brokers), N connector pods and the PTS pod, each on its own
 //! loopback address.
 
-use crate::control_plane::{ControlPlaneSpec, PodSpec};
+use super::LocalSubstrate;
+use super::brokers::{self, CLIENT_PORT, CONTROLLER_PORT};
+use crate::kafka::BROKERS as GOLDEN_STORE_MEMBERS;
+use super::control_plane::{ControlPlaneSpec, PodSpec};
+use crate::artifacts::cache::{Cache, CacheError};
+use crate::artifacts::{KAFKA, Lock, LockError};
 use crate::prereq::{self, Check};
 use crate::runs;
 use crate::settings::{LabSettings, SettingsError};
 use crate::state::{LabDir, LabState, LocalState, StateError, SubstrateState};
-use crate::substrate::local::LocalSubstrate;
-use crate::substrate::{Endpoints, PodPhase, Role, Substrate};
+use crate::substrate::{Endpoints, PodList, PodPhase, Role, Substrate};
 use crate::wait::{DeadlineExceeded, poll_until};
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -18,10 +22,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub const PLATFORM_PORT: u16 = 9443;
-pub const GOLDEN_STORE_CLIENT_PORT: u16 = 4222;
-const GOLDEN_STORE_CLUSTER_PORT: u16 = 6222;
 const CONTROL_PLANE_PORT: u16 = 7070;
-use crate::golden_store::MEMBERS as GOLDEN_STORE_MEMBERS;
 pub const STANDIN_BINARY: &str = "egeria-standin";
 pub const LAB_BINARY: &str = "lab";
 
@@ -103,7 +104,7 @@ impl AddressPlan {
 
     pub fn golden_store_bootstrap(&self) -> String {
         (0..GOLDEN_STORE_MEMBERS)
-            .map(|j| self.golden_store(j, GOLDEN_STORE_CLIENT_PORT).to_string())
+            .map(|j| self.golden_store(j, CLIENT_PORT).to_string())
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -116,11 +117,7 @@ impl AddressPlan {
             (settings.pts_pod(), self.pts()),
         ];
         for j in 0..GOLDEN_STORE_MEMBERS {
-            for port in [
-                GOLDEN_STORE_CLIENT_PORT,
-                GOLDEN_STORE_CLUSTER_PORT,
-                crate::golden_store::MONITOR_PORT,
-            ] {
+            for port in [CLIENT_PORT, CONTROLLER_PORT] {
                 all.push((settings.golden_store_pod(j), self.golden_store(j, port)));
             }
         }
@@ -186,8 +183,30 @@ pub enum UpError {
         wait: DeadlineExceeded,
         logs: PathBuf,
     },
-    #[error("provisioning the golden store's streams: {detail}\n  logs: {logs}")]
-    GoldenStore { detail: String, logs: PathBuf },
+    #[error(
+        "the golden store is not serving: {wait}\n  the brokers' logs: {logs}/{release}-kafka-*.log"
+    )]
+    GoldenStore {
+        wait: DeadlineExceeded,
+        logs: PathBuf,
+        release: String,
+    },
+    #[error("{pod} exited during start-up ({exit}); nothing is left running\n  its log: {log}")]
+    PodDied {
+        pod: String,
+        exit: String,
+        log: PathBuf,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Artifacts(#[from] CacheError),
+    #[error(transparent)]
+    Format(#[from] brokers::FormatError),
+    #[error(
+        "the lab folder {path} has {free_mib} MiB free; the golden store needs at least {MIN_FREE_MIB} MiB there: free some space, or pass --lab-dir on another disk"
+    )]
+    DiskSpace { path: PathBuf, free_mib: u64 },
     #[error("interrupted; everything started so far was stopped")]
     Interrupted,
 }
@@ -212,9 +231,9 @@ pub async fn up(
 ) -> Result<LabState, UpError> {
     let settings = &options.settings;
     settings.validate()?;
-    let nats = prereq::check_nats_server();
-    let Some(nats_path) = nats.path().map(Path::to_path_buf) else {
-        return Err(UpError::Prerequisite(Box::new(nats)));
+    let java = prereq::check_java();
+    let Some(java_path) = java.path().map(Path::to_path_buf) else {
+        return Err(UpError::Prerequisite(Box::new(java)));
     };
     let lab_binary = options.bin_dir.join(LAB_BINARY);
     let standin_binary = options.bin_dir.join(STANDIN_BINARY);
@@ -253,10 +272,26 @@ pub async fn up(
         }
     }
 
+    std::fs::create_dir_all(lab_dir.root()).map_err(UpError::RunFolder)?;
+    check_free_space(lab_dir.root())?;
+    let lock = Lock::embedded()?;
+    let jars = Cache::from_env()?.ensure(KAFKA, &lock.set(KAFKA)).await?;
+
     let (run_id, run_dir) =
         runs::create_run(&lab_dir.runs_dir(), &settings.release).map_err(UpError::RunFolder)?;
     let logs = run_dir.join("logs");
-    let spec = control_plane_spec(options, &plan, &nats_path, &standin_binary, &run_dir);
+    let (golden_store, log4j) =
+        brokers::lay_out(settings, &plan, &run_dir).map_err(UpError::RunFolder)?;
+    let jvm = brokers::Jvm {
+        java: java_path,
+        classpath: std::env::join_paths(&jars)
+            .expect("cache paths hold no ':'")
+            .to_string_lossy()
+            .into_owned(),
+        log4j,
+    };
+    brokers::format_all(&jvm, &golden_store).await?;
+    let spec = control_plane_spec(options, &plan, &jvm, &golden_store, &standin_binary, &run_dir);
     let spec_path = run_dir.join("control-plane.json");
     crate::state::write_json(&spec_path, &spec)?;
 
@@ -296,13 +331,15 @@ pub async fn up(
     lab_dir.save_state(&state)?;
 
     let substrate = LocalSubstrate::new(plan.control_plane(), endpoints);
+    let started = Instant::now();
     let outcome = tokio::select! {
-        ready = wait_until_up(&substrate, &plan, options.deadline) => match ready {
-            Ok(()) => crate::golden_store::provision(&plan.golden_store_bootstrap(), &settings.cohort, options.deadline)
+        ready = wait_until_up(&substrate, options.deadline) => match ready {
+            Ok(()) => golden_store_ready(&plan, settings, options.deadline.saturating_sub(started.elapsed()), started)
                 .await
-                .map_err(|detail| UpError::GoldenStore { detail, logs: logs.clone() }),
+                .map_err(|wait| UpError::GoldenStore { wait, logs: logs.clone(), release: settings.release.clone() }),
             Err(wait) => Err(UpError::NotUp { wait, logs: logs.clone() }),
         },
+        died = first_pod_death(&substrate, &logs) => Err(died),
         status = control_plane.wait() => Err(UpError::ControlPlaneDied {
             status: status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
             log: logs.join("control-plane.log"),
@@ -330,48 +367,13 @@ fn log_file(logs: &Path, name: &str) -> Result<std::fs::File, UpError> {
 fn control_plane_spec(
     options: &UpOptions,
     plan: &AddressPlan,
-    nats: &Path,
+    jvm: &brokers::Jvm,
+    golden_store: &[brokers::Broker],
     standin: &Path,
     run_dir: &Path,
 ) -> ControlPlaneSpec {
     let settings = &options.settings;
-    let mut pods = Vec::new();
-    let routes = (0..GOLDEN_STORE_MEMBERS)
-        .map(|j| format!("nats://{}", plan.golden_store(j, GOLDEN_STORE_CLUSTER_PORT)))
-        .collect::<Vec<_>>()
-        .join(",");
-    for j in 0..GOLDEN_STORE_MEMBERS {
-        let name = settings.golden_store_pod(j);
-        let client = plan.golden_store(j, GOLDEN_STORE_CLIENT_PORT);
-        // The store folder outlives the process, as a PersistentVolume outlives a pod.
-        let store = run_dir.join("golden-store").join(&name);
-        pods.push(PodSpec {
-            name: name.clone(),
-            role: Role::GoldenStore,
-            ordinal: j,
-            address: client,
-            program: nats.to_path_buf(),
-            args: vec![
-                "--name".into(),
-                name,
-                "--addr".into(),
-                client.ip().to_string(),
-                "--port".into(),
-                GOLDEN_STORE_CLIENT_PORT.to_string(),
-                "--http_port".into(),
-                crate::golden_store::MONITOR_PORT.to_string(),
-                "--jetstream".into(),
-                "--store_dir".into(),
-                store.display().to_string(),
-                "--cluster_name".into(),
-                format!("{}-golden-store", settings.release),
-                "--cluster".into(),
-                format!("nats://{}", plan.golden_store(j, GOLDEN_STORE_CLUSTER_PORT)),
-                "--routes".into(),
-                routes.clone(),
-            ],
-        });
-    }
+    let mut pods = brokers::pod_specs(jvm, plan, golden_store);
     let standin = |name: String, role, ordinal, address: SocketAddr| PodSpec {
         args: vec![
             "--pod".into(),
@@ -408,22 +410,14 @@ fn control_plane_spec(
     }
 }
 
-/// Everything answers: the control plane, every pod's port, and the golden store's
-/// JetStream (its health endpoint reports ok only once the cluster has a meta leader).
+/// Every pod's port answers (a broker's once its client listener is open).
 async fn wait_until_up(
     substrate: &LocalSubstrate,
-    plan: &AddressPlan,
     deadline: Duration,
 ) -> Result<(), DeadlineExceeded> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("static client configuration");
     let started = Instant::now();
     let reported = std::sync::Mutex::new(std::collections::BTreeSet::new());
     poll_until("every pod of the lab to answer", deadline, || {
-        let http = http.clone();
         let reported = &reported;
         async move {
             let pods = substrate
@@ -433,16 +427,7 @@ async fn wait_until_up(
             let mut pending = Vec::new();
             for pod in &pods.pods {
                 let answered = pod.phase == PodPhase::Running
-                    && match pod.role {
-                        Role::GoldenStore => {
-                            let monitor =
-                                plan.golden_store(pod.ordinal, crate::golden_store::MONITOR_PORT);
-                            golden_store_healthy(&http, monitor).await
-                        }
-                        Role::Connector | Role::Pts => {
-                            tokio::net::TcpStream::connect(&pod.address).await.is_ok()
-                        }
-                    };
+                    && tokio::net::TcpStream::connect(&pod.address).await.is_ok();
                 if !answered {
                     pending.push(pod.name.clone());
                 } else if reported
@@ -468,11 +453,99 @@ async fn wait_until_up(
     .await
 }
 
-async fn golden_store_healthy(http: &reqwest::Client, monitor: SocketAddr) -> bool {
-    match http.get(format!("http://{monitor}/healthz")).send().await {
-        Ok(response) => response.status().is_success(),
-        Err(_) => false,
+/// The golden store serves once its quorum has a leader and the lab's topics exist with
+/// every replica in sync; creating them here, once, spares N connector pods racing to.
+async fn golden_store_ready(
+    plan: &AddressPlan,
+    settings: &LabSettings,
+    deadline: Duration,
+    started: Instant,
+) -> Result<(), DeadlineExceeded> {
+    let bootstrap = plan.golden_store_bootstrap();
+    let said = poll_until(
+        "the golden store's quorum and fully replicated topics",
+        deadline,
+        || crate::kafka::readiness(&bootstrap, &settings.cohort, GOLDEN_STORE_MEMBERS),
+    )
+    .await?;
+    eprintln!(
+        "  {:<16} ready: {said} ({:.1}s)",
+        "golden store",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Resolves when a pod's process ends while the lab starts (a broker whose address was
+/// taken, whose log folder is bad, or that ran out of memory): waiting on for it would
+/// only hide the cause in its log.
+async fn first_pod_death(substrate: &LocalSubstrate, logs: &Path) -> UpError {
+    let mut generation = 0;
+    loop {
+        let pods: PodList = match substrate.watch_pods(generation, Duration::from_secs(5)).await {
+            Ok(pods) => pods,
+            Err(_) => {
+                // The control plane is still starting; its own death is watched elsewhere.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        generation = pods.generation;
+        if let Some(pod) = pods
+            .pods
+            .iter()
+            .find(|pod| pod.restarts > 0 || pod.phase == PodPhase::Restarting)
+        {
+            return UpError::PodDied {
+                pod: pod.name.clone(),
+                exit: last_exit(&logs.join(format!("{}.log", pod.name))),
+                log: logs.join(format!("{}.log", pod.name)),
+            };
+        }
     }
+}
+
+/// How a pod's process ended, as the control plane logged it.
+fn last_exit(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .rev()
+                .find_map(|line| line.split_once("process ended: ").map(|(_, how)| how.to_string()))
+        })
+        .unwrap_or_else(|| "its process ended".into())
+}
+
+/// What three brokers' logs and the lab's run folders need, with room to spare.
+const MIN_FREE_MIB: u64 = 256;
+
+/// A full disk would surface later as brokers that cannot write: say so up front.
+fn check_free_space(path: &Path) -> Result<(), UpError> {
+    let Some(free_mib) = free_mib(path) else {
+        return Ok(());
+    };
+    if free_mib < MIN_FREE_MIB {
+        return Err(UpError::DiskSpace {
+            path: path.to_path_buf(),
+            free_mib,
+        });
+    }
+    Ok(())
+}
+
+fn free_mib(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a valid C string and a buffer statvfs fills on success.
+    let stats = unsafe {
+        if libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stats.assume_init()
+    };
+    Some(stats.f_bavail as u64 * stats.f_frsize as u64 / (1024 * 1024))
 }
 
 #[derive(Debug)]
@@ -621,7 +694,7 @@ mod tests {
         assert_eq!(plan.connector(9).to_string(), "127.77.2.10:9443");
         assert_eq!(
             plan.golden_store_bootstrap(),
-            "127.77.1.1:4222,127.77.1.2:4222,127.77.1.3:4222"
+            "127.77.1.1:9092,127.77.1.2:9092,127.77.1.3:9092"
         );
     }
 

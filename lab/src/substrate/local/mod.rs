@@ -1,7 +1,16 @@
-//! The local substrate as the runner sees it: a client of the control plane's API.
+//! The local substrate, all of it: every pod a process on its own loopback address.
+//! [`up`] starts and stops the lab (the golden store's Kafka brokers in [`brokers`]), the
+//! [`control_plane`] process plays Kubernetes' parts, and [`LocalSubstrate`] is how the
+//! runner talks to that control plane.
 
-use super::{Endpoints, Leadership, PodList, Substrate, SubstrateError};
-use crate::control_plane::wire::{ApiError, ServiceStats, SetReady};
+mod brokers;
+pub mod control_plane;
+mod up;
+
+pub use up::*;
+
+use super::{Endpoints, PodList, Substrate, SubstrateError};
+use crate::substrate::local::control_plane::wire::{ApiError, ServiceStats, SetReady};
 use reqwest::StatusCode;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -163,17 +172,6 @@ impl Substrate for LocalSubstrate {
 
     async fn delete_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         self.pod_action(pod, "delete").await
-    }
-
-    async fn leaderships(&self) -> Result<Vec<Leadership>, SubstrateError> {
-        let bootstrap = &self.endpoints.golden_store_bootstrap;
-        crate::golden_store::leaderships(bootstrap)
-            .await
-            .map_err(|detail| SubstrateError::Unreachable {
-                substrate: NAME,
-                endpoint: bootstrap.clone(),
-                detail: format!("find the golden store's leaders: {detail}"),
-            })
     }
 
     /// Pods are processes: SIGSTOP freezes them.
