@@ -274,7 +274,10 @@ mod tests {
 
     #[test]
     fn java_versions_parse_from_both_schemes() {
-        assert_eq!(java_major(r#"openjdk version "17.0.15" 2025-04-15"#), Some(17));
+        assert_eq!(
+            java_major(r#"openjdk version "17.0.15" 2025-04-15"#),
+            Some(17)
+        );
         assert_eq!(java_major(r#"java version "1.8.0_292""#), Some(8));
         assert_eq!(java_major(r#"openjdk version "21" 2023-09-19"#), Some(21));
         assert_eq!(java_major("garbage"), None);

@@ -1,6 +1,7 @@
 //! Bad input gets a clear message, a non-zero exit, and leaves nothing running.
 
-use e2e::TestLab;
+use e2e::{Run, TestLab};
+use std::path::Path;
 
 #[test]
 fn replica_counts_out_of_range_are_refused() {
@@ -64,8 +65,11 @@ fn a_java_older_than_17_is_refused_with_its_version() {
         "#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n",
     )
     .unwrap();
-    std::fs::set_permissions(&old_java, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        &old_java,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let run = lab
         .command(&["doctor", "--substrate", "local"])
         .env("EGERIA_HA_LAB_JAVA", &old_java)
@@ -101,18 +105,101 @@ fn platforms_that_never_answer_fail_lab_up_and_leave_nothing_running() {
         "--ready-timeout",
         "3s",
     ]);
-    run.assert_fails_with("not answering yet: lab-pts, lab-crux-0");
+    // The brokers may still be starting too; the stand-ins never answer.
+    run.assert_fails_with("lab-pts, lab-crux-0");
     // The control plane and every pod it started are gone.
     assert!(lab.state().is_none());
     let spec = std::fs::read_to_string(lab.latest_run().join("control-plane.json")).unwrap();
     assert!(spec.contains("lab-crux-0"));
+    // The stand-ins listen in the lab's range; the control plane's and the brokers'
+    // command lines name the lab's folder.
+    for pattern in [
+        "--listen 127.94.".to_string(),
+        lab.dir.path().display().to_string(),
+    ] {
+        let pids = std::process::Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        assert!(
+            pids.stdout.is_empty(),
+            "processes still running: {}",
+            String::from_utf8_lossy(&pids.stdout)
+        );
+    }
+}
+
+/// A `java` that reports version 17 and then does what `script` says with its arguments.
+fn fake_java(folder: &Path, script: &str) -> std::path::PathBuf {
+    let java = folder.join("java");
+    std::fs::write(
+        &java,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *-version*) echo 'openjdk version \"17.0.99\"' >&2; exit 0;; esac\n{script}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&java, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    java
+}
+
+#[test]
+fn a_broker_that_exits_at_start_is_named_with_its_log_and_nothing_is_left_running() {
+    let lab = TestLab::new("127.86");
+    let folder = tempfile::tempdir().unwrap();
+    let java = fake_java(
+        folder.path(),
+        "case \"$*\" in *StorageTool*) exit 0;; esac\necho 'ERROR Exiting Kafka due to fatal exception' >&2\nexit 1",
+    );
+    let run = Run::from_output(
+        lab.command(&["lab-up", "--substrate", "local", "--loopback-net", "127.86"])
+            .env("EGERIA_HA_LAB_JAVA", &java)
+            .output()
+            .unwrap(),
+    );
+    run.assert_fails_with("exited during start-up (exit code 1); nothing is left running");
+    // The log named is the broker's, and it holds the broker's own last words.
+    let log = run
+        .stderr
+        .split("its log: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("a log path");
+    assert!(log.contains("/logs/lab-kafka-"), "{log}");
+    let said = std::fs::read_to_string(log).unwrap();
+    assert!(
+        said.contains("Exiting Kafka due to fatal exception"),
+        "{said}"
+    );
+    assert!(lab.state().is_none());
     let pids = std::process::Command::new("pgrep")
-        .args(["-f", "--listen 127.94."])
+        .args(["-f", &lab.dir.path().display().to_string()])
         .output()
         .unwrap();
     assert!(
         pids.stdout.is_empty(),
-        "stand-ins still running: {}",
+        "{}",
         String::from_utf8_lossy(&pids.stdout)
     );
+}
+
+#[test]
+fn a_log_folder_that_cannot_be_formatted_names_the_broker_and_starts_nothing() {
+    let lab = TestLab::new("127.87");
+    let folder = tempfile::tempdir().unwrap();
+    let java = fake_java(
+        folder.path(),
+        "echo 'Error while writing meta.properties file' >&2\nexit 1",
+    );
+    let run = Run::from_output(
+        lab.command(&["lab-up", "--substrate", "local", "--loopback-net", "127.87"])
+            .env("EGERIA_HA_LAB_JAVA", &java)
+            .output()
+            .unwrap(),
+    );
+    run.assert_fails_with("broker lab-kafka-");
+    run.assert_fails_with("formatting its log folder");
+    let log = std::fs::read_to_string(lab.latest_run().join("logs/lab-kafka-0.log")).unwrap();
+    assert!(log.contains("Error while writing meta.properties"), "{log}");
+    assert!(lab.state().is_none());
 }

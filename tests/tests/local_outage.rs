@@ -109,9 +109,9 @@ fn rolling_crux_heals_every_pod_in_turn() {
     assert_eq!(report["healed"], true);
 }
 
-/// Killing the member that leads the transaction log stalls writes for the golden
-/// store's election, long after the member itself is back: the report must keep that
-/// stall inside the fault window and say when writes were taken again.
+/// Killing the broker that leads the transaction log stalls writes until Kafka fences it
+/// and elects a new leader; the broker's own restart (a JVM start) may end before or after
+/// that: the report's fault window must cover both, and say when writes were taken again.
 #[test]
 fn losing_the_log_leader_stalls_writes_until_an_election_and_the_window_covers_it() {
     let lab = TestLab::new("127.99");
@@ -133,9 +133,8 @@ fn losing_the_log_leader_stalls_writes_until_an_election_and_the_window_covers_i
         .as_u64()
         .expect("writes were taken again");
     let window_end = report["fault_window_ms"][1].as_u64().unwrap();
-    // Writes come back after the election, not when the member restarts.
-    assert!(killed + writes_back > member_back, "{report:#}");
     assert!(window_end >= killed + writes_back, "{report:#}");
+    assert!(window_end >= member_back, "{report:#}");
     assert!(
         report["longest_write_gap_ms"].as_u64().unwrap() >= writes_back,
         "{report:#}"

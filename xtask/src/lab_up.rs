@@ -1,8 +1,8 @@
 //! `cargo xtask lab-up`: start the topology on a substrate.
 
-use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::settings::LabSettings;
 use lab::state::{LabDir, LabState, SubstrateKind};
+use lab::substrate::local::{LoopbackNet, UpOptions};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the lab's front door. This file only parses and dispatches; each command
 //! lives in a module of its own.
 
+mod artifacts;
 mod bench;
 mod bootstrap;
 mod doctor;
@@ -54,6 +55,8 @@ enum Command {
     LabDown(lab_down::DownArgs),
     /// Check a substrate's prerequisites and print the command that installs each missing one.
     Doctor(doctor::Args),
+    /// The jars the local substrate runs: fill the cache for offline use, or regenerate the lock.
+    Artifacts(artifacts::Args),
     /// Measure the lab's speed targets.
     Bench(bench::Args),
     /// Analyse PTS results: per-method medians, percentiles, plots; compare two runs.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::LabRun(args) => lab_run::run(lab_dir, *args),
         Command::LabDown(args) => lab_down::run(lab_dir, args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Artifacts(args) => artifacts::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(lab_dir, args),
     };

@@ -25,20 +25,19 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error(
-        "cannot fetch {coordinates} from {url}: {detail}\n  The artefact cache {cache} lacks it and the registry is out of reach. On a machine that reaches Maven Central, run `cargo xtask artifacts fetch`, then copy its {cache_name} folder to {cache} here (or point {CACHE_ENV} at a copy, or {REPOSITORY_ENV} at a Maven mirror you can reach)."
+        "cannot fetch {coordinates} from {url}: {detail}\n  The artefact cache {cache} lacks it and the registry is out of reach. On a machine that reaches Maven Central, run `cargo xtask artifacts fetch`, then copy its cache folder to {cache} here (or point {CACHE_ENV} at a copy, or {REPOSITORY_ENV} at a Maven mirror you can reach)."
     )]
     Unreachable {
-        coordinates: Coordinates,
+        coordinates: String,
         url: String,
         detail: String,
         cache: PathBuf,
-        cache_name: &'static str,
     },
     #[error(
         "refused {coordinates} from {url}: its sha256 is {actual}, but the lock pins {expected}; nothing was run"
     )]
     DigestMismatch {
-        coordinates: Coordinates,
+        coordinates: String,
         url: String,
         expected: String,
         actual: String,
@@ -145,7 +144,10 @@ impl Cache {
         if !missing.is_empty() {
             self.fetch_all(what, &missing).await?;
         }
-        Ok(jars.iter().map(|jar| self.path_of(&jar.coordinates)).collect())
+        Ok(jars
+            .iter()
+            .map(|jar| self.path_of(&jar.coordinates))
+            .collect())
     }
 
     async fn fetch_all(&self, what: &str, jars: &[&Jar]) -> Result<(), CacheError> {
@@ -185,11 +187,10 @@ impl Cache {
             .await
             .map_err(|e| io_error(folder, e))?;
         let unreachable = |detail: String| CacheError::Unreachable {
-            coordinates: jar.coordinates.clone(),
+            coordinates: jar.coordinates.to_string(),
             url: url.clone(),
             detail,
             cache: self.root.clone(),
-            cache_name: "egeria-ha-lab cache",
         };
         let mut response = self
             .http
@@ -224,7 +225,7 @@ impl Cache {
             let actual = hex(&hasher.finalize());
             if actual != jar.sha256 {
                 return Err(CacheError::DigestMismatch {
-                    coordinates: jar.coordinates.clone(),
+                    coordinates: jar.coordinates.to_string(),
                     url: url.clone(),
                     expected: jar.sha256.clone(),
                     actual,
@@ -318,7 +319,9 @@ impl Progress {
         let (done, total) = state
             .split_once(',')
             .and_then(|(counts, _)| counts.split_once('/'))
-            .and_then(|(done, total)| Some((done.parse::<usize>().ok()?, total.parse::<usize>().ok()?)))
+            .and_then(|(done, total)| {
+                Some((done.parse::<usize>().ok()?, total.parse::<usize>().ok()?))
+            })
             .unwrap_or((0, 1));
         let quarter = done * 4 / total.max(1);
         if self.printed_quarters.fetch_max(quarter, Ordering::SeqCst) < quarter {
@@ -420,7 +423,10 @@ mod tests {
         let error = cache.ensure("test", &[&a]).await.unwrap_err();
 
         let message = error.to_string();
-        assert!(message.starts_with("refused org.example:a:1 from http://"), "{message}");
+        assert!(
+            message.starts_with("refused org.example:a:1 from http://"),
+            "{message}"
+        );
         assert!(message.contains(&a.sha256), "{message}");
         let folder_of_a = cache.path_of(&a.coordinates);
         let leftovers: Vec<_> = std::fs::read_dir(folder_of_a.parent().unwrap())
@@ -439,6 +445,9 @@ mod tests {
 
         assert!(message.starts_with("cannot fetch org.example:a:1 from http://127.0.0.1:9/maven2/org/example/a/1/a-1.jar"), "{message}");
         assert!(message.contains("cargo xtask artifacts fetch"), "{message}");
-        assert!(message.contains(&folder.path().display().to_string()), "{message}");
+        assert!(
+            message.contains(&folder.path().display().to_string()),
+            "{message}"
+        );
     }
 }

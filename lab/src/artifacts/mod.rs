@@ -244,7 +244,8 @@ mod tests {
                 .any(|jar| jar.coordinates.artifact.starts_with("slf4j-reload4j")),
             "a logging binding"
         );
-        assert_eq!(Lock::parse(&lock.render()).unwrap(), lock);
+        // The file is as `cargo xtask artifacts lock` writes it.
+        assert_eq!(lock.render(), EMBEDDED_LOCK);
     }
 
     #[test]
@@ -277,7 +278,10 @@ mod tests {
         assert_eq!(error.line, 2);
         assert!(error.to_string().contains("sha256"), "{error}");
         let error = Lock::parse("root kafka a:b\n").unwrap_err();
-        assert!(error.to_string().contains("group:artifact:version"), "{error}");
+        assert!(
+            error.to_string().contains("group:artifact:version"),
+            "{error}"
+        );
         let error = Lock::parse("pin kafka a:b:1\n").unwrap_err();
         assert!(error.to_string().contains("expected `root"), "{error}");
     }

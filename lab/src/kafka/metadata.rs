@@ -137,16 +137,23 @@ fn parse(body: &[u8]) -> Result<Metadata, String> {
 pub(crate) mod fake {
     use crate::kafka::wire::Body;
 
+    /// A topic's name, error code and `(partition, leader)` pairs.
+    pub type TopicAnswer<'a> = (&'a str, i16, &'a [(i32, i32)]);
+
     /// A Metadata v4 response body: `brokers` as `(id, host)` on port 9092, then each
     /// topic with its error and `(partition, leader)` pairs, all three replicas in sync.
-    pub fn response(brokers: &[(i32, &str)], topics: &[(&str, i16, &[(i32, i32)])]) -> Vec<u8> {
+    pub fn response(brokers: &[(i32, &str)], topics: &[TopicAnswer]) -> Vec<u8> {
         let mut body = Body::default().i32(0).i32(brokers.len() as i32);
         for (id, host) in brokers {
             body = body.i32(*id).string(host).i32(9092).i16(-1);
         }
         body = body.i16(-1).i32(1).i32(topics.len() as i32);
         for (name, error, partitions) in topics {
-            body = body.i16(*error).string(name).i8(0).i32(partitions.len() as i32);
+            body = body
+                .i16(*error)
+                .string(name)
+                .i8(0)
+                .i32(partitions.len() as i32);
             for &(index, leader) in *partitions {
                 body = body.i16(0).i32(index).i32(leader);
                 for _ in 0..2 {

@@ -70,7 +70,9 @@ pub async fn metadata(
     timeout: Duration,
 ) -> Result<Metadata, String> {
     ask_any(bootstrap, timeout, |broker| async move {
-        metadata::ask(&broker, topics).await.map_err(Refusal::Broker)
+        metadata::ask(&broker, topics)
+            .await
+            .map_err(Refusal::Broker)
     })
     .await
 }
@@ -243,9 +245,9 @@ pub(crate) mod fake_broker {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    pub use super::metadata::fake::response as metadata;
-    pub use super::quorum::fake::response as quorum;
-    pub use super::topics::fake::response as created;
+    pub use super::metadata::fake::{TopicAnswer, response as metadata_answer};
+    pub use super::quorum::fake::response as quorum_answer;
+    pub use super::topics::fake::response as created_answer;
 
     pub const METADATA: i16 = 3;
     pub const CREATE_TOPICS: i16 = 19;
@@ -297,7 +299,7 @@ mod tests {
         let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dead_address = dead.local_addr().unwrap().to_string();
         drop(dead);
-        let bodies = HashMap::from([(DESCRIBE_QUORUM, quorum(1))]);
+        let bodies = HashMap::from([(DESCRIBE_QUORUM, quorum_answer(1))]);
         let (address, _keys) = serve(bodies).await;
 
         let leader = active_controller(&format!("{dead_address},{address}"), CALL_TIMEOUT)
@@ -345,13 +347,12 @@ mod tests {
         let topics = lab_topics("coco", 3, 0);
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         let brokers = [(0, "a"), (1, "b"), (2, "c")];
-        let all_led: Vec<(&str, i16, &[(i32, i32)])> =
-            names.iter().map(|n| (*n, 0, &[(0, 0)][..])).collect();
+        let all_led: Vec<TopicAnswer> = names.iter().map(|n| (*n, 0, &[(0, 0)][..])).collect();
         let created_all: Vec<(&str, i16)> = names.iter().map(|n| (*n, 36)).collect();
         let ready = HashMap::from([
-            (DESCRIBE_QUORUM, quorum(2)),
-            (CREATE_TOPICS, created(&created_all)),
-            (METADATA, metadata(&brokers, &all_led)),
+            (DESCRIBE_QUORUM, quorum_answer(2)),
+            (CREATE_TOPICS, created_answer(&created_all)),
+            (METADATA, metadata_answer(&brokers, &all_led)),
         ]);
         let (address, keys) = serve(ready).await;
         let said = readiness(&address, "coco", 3).await.unwrap();
@@ -364,15 +365,15 @@ mod tests {
         let mut electing = all_led.clone();
         electing[0] = (names[0], 0, &[(0, -1)]);
         let lagging = HashMap::from([
-            (DESCRIBE_QUORUM, quorum(2)),
-            (CREATE_TOPICS, created(&created_all)),
-            (METADATA, metadata(&brokers, &electing)),
+            (DESCRIBE_QUORUM, quorum_answer(2)),
+            (CREATE_TOPICS, created_answer(&created_all)),
+            (METADATA, metadata_answer(&brokers, &electing)),
         ]);
         let (address, _keys) = serve(lagging).await;
         let not_yet = readiness(&address, "coco", 3).await.unwrap_err();
         assert!(not_yet.contains(crux::TX_LOG_TOPIC), "{not_yet}");
 
-        let (address, _keys) = serve(HashMap::from([(DESCRIBE_QUORUM, quorum(-1))])).await;
+        let (address, _keys) = serve(HashMap::from([(DESCRIBE_QUORUM, quorum_answer(-1))])).await;
         let no_quorum = readiness(&address, "coco", 3).await.unwrap_err();
         assert!(no_quorum.contains("no quorum leader"), "{no_quorum}");
     }
@@ -380,8 +381,11 @@ mod tests {
     #[tokio::test]
     async fn a_refused_topic_is_reported_by_the_first_broker() {
         let topics = lab_topics("coco", 3, 0);
-        let (address, _keys) =
-            serve(HashMap::from([(CREATE_TOPICS, created(&[("crux-tx-log", 38)]))])).await;
+        let (address, _keys) = serve(HashMap::from([(
+            CREATE_TOPICS,
+            created_answer(&[("crux-tx-log", 38)]),
+        )]))
+        .await;
         let error = create_topics(&format!("{address},{address}"), &topics, CALL_TIMEOUT)
             .await
             .unwrap_err();

@@ -38,11 +38,15 @@ fn parse(body: &[u8]) -> Result<i32, String> {
     let mut reader = Cursor::new(body);
     let error = reader.i16()?;
     if error != 0 {
-        return Err(format!("the quorum cannot be described: {}", error_name(error)));
+        return Err(format!(
+            "the quorum cannot be described: {}",
+            error_name(error)
+        ));
     }
-    for _ in 0..reader.compact_count()? {
+    // One topic with one partition was asked about: the first of each is the answer.
+    if reader.compact_count()? > 0 {
         reader.compact_string()?;
-        for _ in 0..reader.compact_count()? {
+        if reader.compact_count()? > 0 {
             reader.i32()?;
             let error = reader.i16()?;
             let leader = reader.i32()?;

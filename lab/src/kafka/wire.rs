@@ -183,7 +183,8 @@ impl<'a> Cursor<'a> {
     fn utf8(&mut self, length: usize) -> Result<String, String> {
         let at = self.at;
         let bytes = self.take(length)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| format!("a string that is not UTF-8 at byte {at}"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| format!("a string that is not UTF-8 at byte {at}"))
     }
 }
 

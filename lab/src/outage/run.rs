@@ -35,13 +35,12 @@ pub struct OutageOptions {
 /// A pod the scenario took down, and the identity it had.
 struct Downed {
     name: String,
-    role: Role,
     old_uid: String,
     at_ms: u64,
 }
 
-/// Every change the watch saw: when a pod was back (new uid, running, and for connector
-/// pods in the rotation).
+/// Every change the watch saw: when a pod was back (new uid, running and ready: a
+/// connector pod in the rotation, a broker accepting connections).
 #[derive(Default)]
 struct PodLog {
     events: Vec<(u64, PodInfo)>,
@@ -53,9 +52,7 @@ impl PodLog {
             .iter()
             .filter(|(at, pod)| *at >= downed.at_ms && pod.name == downed.name)
             .find(|(_, pod)| {
-                pod.uid != downed.old_uid
-                    && pod.phase == PodPhase::Running
-                    && (downed.role != Role::Connector || pod.ready)
+                pod.uid != downed.old_uid && pod.phase == PodPhase::Running && pod.ready
             })
             .map(|(at, _)| *at)
     }
@@ -293,7 +290,6 @@ async fn drive<S: Substrate>(
         if matches!(step.action, Action::Kill | Action::Delete) {
             downed.push(Downed {
                 name: name.clone(),
-                role: step.target.role,
                 old_uid: pod.uid.clone(),
                 at_ms: last_fault,
             });
@@ -694,12 +690,12 @@ mod tests {
     /// as their StatefulSets would, and a fake broker says which one leads the log.
     mod on_kubernetes {
         use super::*;
+        use crate::kafka::fake_broker;
         use crate::substrate::Endpoints;
         use crate::substrate::kube::KubeSubstrate;
-        use crate::kafka::fake_broker;
-        use std::collections::HashMap;
         use crate::substrate::kube::mock::{MockApi, PODS, StatefulSetCluster};
         use http::Method;
+        use std::collections::HashMap;
 
         /// The lab's pods, every partition of the lab's topics led by broker `leader`,
         /// the quorum by broker `controller`.
@@ -707,13 +703,22 @@ mod tests {
             let hosts: Vec<String> = (0..3)
                 .map(|id| format!("lab-kafka-{id}.lab-kafka-headless.ns.svc.cluster.local"))
                 .collect();
-            let brokers: Vec<(i32, &str)> = (0..3).map(|id| (id, hosts[id as usize].as_str())).collect();
+            let brokers: Vec<(i32, &str)> =
+                (0..3).map(|id| (id, hosts[id as usize].as_str())).collect();
             let led = [(0, leader)];
-            let topics: Vec<(&str, i16, &[(i32, i32)])> =
-                vec![(crux::TX_LOG_TOPIC, 0, &led), (crux::DOCUMENT_STORE_TOPIC, 0, &led)];
+            let topics: Vec<fake_broker::TopicAnswer> = vec![
+                (crux::TX_LOG_TOPIC, 0, &led),
+                (crux::DOCUMENT_STORE_TOPIC, 0, &led),
+            ];
             let (bootstrap, _requests) = fake_broker::serve(HashMap::from([
-                (fake_broker::METADATA, fake_broker::metadata(&brokers, &topics)),
-                (fake_broker::DESCRIBE_QUORUM, fake_broker::quorum(controller)),
+                (
+                    fake_broker::METADATA,
+                    fake_broker::metadata_answer(&brokers, &topics),
+                ),
+                (
+                    fake_broker::DESCRIBE_QUORUM,
+                    fake_broker::quorum_answer(controller),
+                ),
             ]))
             .await;
             let api = StatefulSetCluster::serve(&[

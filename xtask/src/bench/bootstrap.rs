@@ -4,10 +4,10 @@
 use anyhow::Context;
 use lab::bootstrap::{BootstrapOptions, bootstrap};
 use lab::egeria::EgeriaClient;
-use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::settings::LabSettings;
 use lab::state::LabDir;
 use lab::substrate::local::LocalSubstrate;
+use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::substrate::{PodList, Role, Substrate};
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -151,7 +151,10 @@ pub struct PodSpec<'a> {
 
 impl PodSpec<'_> {
     pub fn json(&self) -> Value {
-        let mut conditions = vec![json!({ "type": "Ready", "status": "False" })];
+        // A pod without the serving gate is ready once running (its probe passed).
+        let ready = self.serving.is_none() && self.phase == "Running";
+        let mut conditions =
+            vec![json!({ "type": "Ready", "status": if ready { "True" } else { "False" } })];
         if let Some(status) = self.serving {
             conditions.push(json!({
                 "type": "egeria-ha-lab/serving", "status": status,

@@ -60,7 +60,13 @@ fn pod_info(pod: &Pod, namespace: &str, release: &str) -> Option<PodInfo> {
         role,
         uid: pod.metadata.uid.clone().unwrap_or_default(),
         phase,
-        ready: gate_condition(pod).is_some_and(|c| c.status == "True"),
+        // A connector pod serves once the runner opens its gate; the others once their
+        // readiness probe passes.
+        ready: match role {
+            Role::Connector => gate_condition(pod),
+            Role::GoldenStore | Role::Pts => condition(pod, "Ready"),
+        }
+        .is_some_and(|c| c.status == "True"),
         // The gate's transition time has whole seconds only: the watcher's own clock is
         // closer.
         ready_since_unix_ms: None,
@@ -83,10 +89,14 @@ fn address(role: Role, pod: &str, namespace: &str, release: &str) -> String {
 }
 
 pub(super) fn gate_condition(pod: &Pod) -> Option<&PodCondition> {
+    condition(pod, SERVING_GATE)
+}
+
+fn condition<'a>(pod: &'a Pod, kind: &str) -> Option<&'a PodCondition> {
     pod.status
         .as_ref()?
         .conditions
         .as_ref()?
         .iter()
-        .find(|c| c.type_ == SERVING_GATE)
+        .find(|c| c.type_ == kind)
 }

@@ -138,7 +138,7 @@ async fn list_pods_maps_roles_ordinals_readiness_and_restarts() {
                 Role::GoldenStore,
                 1,
                 PodPhase::Running,
-                false,
+                true,
                 3
             ),
             (
@@ -146,7 +146,7 @@ async fn list_pods_maps_roles_ordinals_readiness_and_restarts() {
                 Role::Pts,
                 0,
                 PodPhase::Running,
-                false,
+                true,
                 0
             ),
         ]

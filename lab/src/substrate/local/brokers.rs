@@ -10,7 +10,6 @@ use crate::substrate::local::control_plane::PodSpec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
 use crate::kafka::BROKERS as MEMBERS;
 pub const CLIENT_PORT: u16 = 9092;
 pub const CONTROLLER_PORT: u16 = 9093;
@@ -117,7 +116,10 @@ impl Jvm {
     fn args(&self, pod: &str) -> Vec<String> {
         let mut args: Vec<String> = JVM_OPTIONS.iter().map(|s| s.to_string()).collect();
         args.push(format!("-Degeria.ha.lab.pod={pod}"));
-        args.push(format!("-Dlog4j.configuration=file:{}", self.log4j.display()));
+        args.push(format!(
+            "-Dlog4j.configuration=file:{}",
+            self.log4j.display()
+        ));
         args.push("-cp".into());
         args.push(self.classpath.clone());
         args
@@ -155,7 +157,9 @@ pub fn lay_out(
 const FORMAT_DEADLINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
-#[error("broker {broker}: formatting its log folder {log_dir} failed: {detail}\n  its log: {log_file}")]
+#[error(
+    "broker {broker}: formatting its log folder {log_dir} failed: {detail}\n  its log: {log_file}"
+)]
 pub struct FormatError {
     pub broker: String,
     pub log_dir: PathBuf,
@@ -166,7 +170,9 @@ pub struct FormatError {
 /// Formats every broker's log folder for one new KRaft cluster, all at once.
 pub async fn format_all(jvm: &Jvm, brokers: &[Broker]) -> Result<(), FormatError> {
     let cluster_id = new_cluster_id();
-    let formats = brokers.iter().map(|broker| format(jvm, broker, &cluster_id));
+    let formats = brokers
+        .iter()
+        .map(|broker| format(jvm, broker, &cluster_id));
     futures::future::try_join_all(formats).await.map(drop)
 }
 
@@ -219,7 +225,10 @@ pub fn pod_specs(jvm: &Jvm, plan: &AddressPlan, brokers: &[Broker]) -> Vec<PodSp
             args: jvm
                 .args(&broker.name)
                 .into_iter()
-                .chain(["kafka.Kafka".to_string(), broker.config.display().to_string()])
+                .chain([
+                    "kafka.Kafka".to_string(),
+                    broker.config.display().to_string(),
+                ])
                 .collect(),
         })
         .collect()
@@ -228,8 +237,7 @@ pub fn pod_specs(jvm: &Jvm, plan: &AddressPlan, brokers: &[Broker]) -> Vec<PodSp
 /// A KRaft cluster id: 16 random bytes, base64url without padding (what
 /// `kafka-storage.sh random-uuid` prints).
 fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut bits = 0u32;
     let mut held = 0;
@@ -297,7 +305,11 @@ mod tests {
         let args = &pods[2].args;
         assert!(args.contains(&"-Degeria.ha.lab.pod=lab-kafka-2".to_string()));
         assert_eq!(args[args.len() - 2], "kafka.Kafka");
-        assert!(args.last().unwrap().ends_with("golden-store/lab-kafka-2.properties"));
+        assert!(
+            args.last()
+                .unwrap()
+                .ends_with("golden-store/lab-kafka-2.properties")
+        );
         assert_eq!(pods[2].address.to_string(), "127.77.1.3:9092");
     }
 }

@@ -4,10 +4,10 @@
 
 use super::LocalSubstrate;
 use super::brokers::{self, CLIENT_PORT, CONTROLLER_PORT};
-use crate::kafka::BROKERS as GOLDEN_STORE_MEMBERS;
 use super::control_plane::{ControlPlaneSpec, PodSpec};
 use crate::artifacts::cache::{Cache, CacheError};
 use crate::artifacts::{KAFKA, Lock, LockError};
+use crate::kafka::BROKERS as GOLDEN_STORE_MEMBERS;
 use crate::prereq::{self, Check};
 use crate::runs;
 use crate::settings::{LabSettings, SettingsError};
@@ -291,7 +291,14 @@ pub async fn up(
         log4j,
     };
     brokers::format_all(&jvm, &golden_store).await?;
-    let spec = control_plane_spec(options, &plan, &jvm, &golden_store, &standin_binary, &run_dir);
+    let spec = control_plane_spec(
+        options,
+        &plan,
+        &jvm,
+        &golden_store,
+        &standin_binary,
+        &run_dir,
+    );
     let spec_path = run_dir.join("control-plane.json");
     crate::state::write_json(&spec_path, &spec)?;
 
@@ -482,7 +489,10 @@ async fn golden_store_ready(
 async fn first_pod_death(substrate: &LocalSubstrate, logs: &Path) -> UpError {
     let mut generation = 0;
     loop {
-        let pods: PodList = match substrate.watch_pods(generation, Duration::from_secs(5)).await {
+        let pods: PodList = match substrate
+            .watch_pods(generation, Duration::from_secs(5))
+            .await
+        {
             Ok(pods) => pods,
             Err(_) => {
                 // The control plane is still starting; its own death is watched elsewhere.
@@ -510,9 +520,10 @@ fn last_exit(log: &Path) -> String {
     std::fs::read_to_string(log)
         .ok()
         .and_then(|text| {
-            text.lines()
-                .rev()
-                .find_map(|line| line.split_once("process ended: ").map(|(_, how)| how.to_string()))
+            text.lines().rev().find_map(|line| {
+                line.split_once("process ended: ")
+                    .map(|(_, how)| how.to_string())
+            })
         })
         .unwrap_or_else(|| "its process ended".into())
 }

@@ -1,9 +1,10 @@
 //! StatefulSet semantics for processes: each pod runs under a supervisor task that starts
 //! it again, with a new uid, whenever its process ends; kill and delete requests reach it
-//! through a channel.
+//! through a channel. A pod without a readiness gate (a broker, the PTS platform) is
+//! ready once its port accepts connections, as the chart's TCP readiness probes say.
 
 use super::{ClusterState, ControlPlaneSpec, PodSpec, update_pod};
-use crate::substrate::PodPhase;
+use crate::substrate::{PodPhase, Role};
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -119,6 +120,8 @@ async fn supervise(
             info.pid = pid;
         });
 
+        let probe = (pod.role != Role::Connector)
+            .then(|| tokio::spawn(probe_readiness(state.clone(), pod.clone(), uid.clone())));
         let stopping = loop {
             tokio::select! {
                 status = child.wait() => {
@@ -140,6 +143,9 @@ async fn supervise(
                 }
             }
         };
+        if let Some(probe) = probe {
+            probe.abort();
+        }
         update_pod(&state, &pod.name, |info| {
             info.ready = false;
             info.ready_since_unix_ms = None;
@@ -159,6 +165,22 @@ async fn supervise(
             break;
         }
     }
+}
+
+/// How often a starting pod's port is tried.
+const READINESS_PERIOD: Duration = Duration::from_millis(100);
+
+/// Marks the pod with `uid` ready once its address accepts a connection.
+async fn probe_readiness(state: ClusterState, pod: PodSpec, uid: String) {
+    while tokio::net::TcpStream::connect(pod.address).await.is_err() {
+        tokio::time::sleep(READINESS_PERIOD).await;
+    }
+    update_pod(&state, &pod.name, |info| {
+        if info.uid == uid {
+            info.ready = true;
+            info.ready_since_unix_ms = Some(crate::substrate::unix_ms());
+        }
+    });
 }
 
 /// Resolves once shutdown was requested (without holding the channel's lock).
