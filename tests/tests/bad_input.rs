@@ -1,7 +1,6 @@
 //! Bad input gets a clear message, a non-zero exit, and leaves nothing running.
 
 use e2e::{Run, TestLab};
-use std::path::Path;
 
 #[test]
 fn replica_counts_out_of_range_are_refused() {
@@ -129,9 +128,11 @@ fn platforms_that_never_answer_fail_lab_up_and_leave_nothing_running() {
     }
 }
 
-/// A `java` that reports version 17 and then does what `script` says with its arguments.
-fn fake_java(folder: &Path, script: &str) -> std::path::PathBuf {
-    let java = folder.join("java");
+/// `lab-up` in `lab`'s range with a `java` that reports version 17 and then does what
+/// `script` says with its arguments.
+fn up_with_fake_java(lab: &TestLab, script: &str) -> Run {
+    let folder = tempfile::tempdir().unwrap();
+    let java = folder.path().join("java");
     std::fs::write(
         &java,
         format!(
@@ -140,22 +141,20 @@ fn fake_java(folder: &Path, script: &str) -> std::path::PathBuf {
     )
     .unwrap();
     std::fs::set_permissions(&java, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    java
+    Run::from_output(
+        lab.command(&["lab-up", "--substrate", "local", "--loopback-net", &lab.net])
+            .env("EGERIA_HA_LAB_JAVA", &java)
+            .output()
+            .unwrap(),
+    )
 }
 
 #[test]
 fn a_broker_that_exits_at_start_is_named_with_its_log_and_nothing_is_left_running() {
     let lab = TestLab::new("127.86");
-    let folder = tempfile::tempdir().unwrap();
-    let java = fake_java(
-        folder.path(),
+    let run = up_with_fake_java(
+        &lab,
         "case \"$*\" in *StorageTool*) exit 0;; esac\necho 'ERROR Exiting Kafka due to fatal exception' >&2\nexit 1",
-    );
-    let run = Run::from_output(
-        lab.command(&["lab-up", "--substrate", "local", "--loopback-net", "127.86"])
-            .env("EGERIA_HA_LAB_JAVA", &java)
-            .output()
-            .unwrap(),
     );
     run.assert_fails_with("exited during start-up (exit code 1); nothing is left running");
     // The log named is the broker's, and it holds the broker's own last words.
@@ -186,16 +185,9 @@ fn a_broker_that_exits_at_start_is_named_with_its_log_and_nothing_is_left_runnin
 #[test]
 fn a_log_folder_that_cannot_be_formatted_names_the_broker_and_starts_nothing() {
     let lab = TestLab::new("127.87");
-    let folder = tempfile::tempdir().unwrap();
-    let java = fake_java(
-        folder.path(),
+    let run = up_with_fake_java(
+        &lab,
         "echo 'Error while writing meta.properties file' >&2\nexit 1",
-    );
-    let run = Run::from_output(
-        lab.command(&["lab-up", "--substrate", "local", "--loopback-net", "127.87"])
-            .env("EGERIA_HA_LAB_JAVA", &java)
-            .output()
-            .unwrap(),
     );
     run.assert_fails_with("broker lab-kafka-");
     run.assert_fails_with("formatting its log folder");
