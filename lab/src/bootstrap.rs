@@ -57,6 +57,10 @@ pub struct PodOutcome {
     pub ready: bool,
     /// Time the server start took; absent when the pod was already serving.
     pub start_ms: Option<u64>,
+    /// What the pod's platform says it is (its origin endpoint): real Egeria or the
+    /// stand-in, in the platform's own words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_origin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +94,7 @@ impl PodOutcome {
             started: false,
             ready: false,
             start_ms: None,
+            platform_origin: None,
             note: None,
             error: None,
         }
@@ -286,6 +291,7 @@ async fn configure_and_start<S: Substrate>(
 ) -> Result<(), String> {
     let admin = platform.admin(&settings.connector_server);
     let text = |e: EgeriaError| e.to_string();
+    outcome.platform_origin = Some(platform.origin().await.map_err(text)?);
     let current = admin.configuration().await.map_err(text)?;
     let serving = same_configuration(&current, document)
         && platform

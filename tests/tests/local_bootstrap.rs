@@ -72,6 +72,11 @@ async fn replaced_pod_is_kept_out_of_rotation_until_bootstrap_heals_it() {
     for pod in pods {
         assert_eq!(pod["ready"], true, "{pod}");
         assert_eq!(pod["started"], true, "{pod}");
+        // The platform's own word on what it is: here the stand-in, never Egeria.
+        assert_eq!(
+            pod["platform_origin"], "egeria-ha-lab stand-in platform (a test fixture, not Egeria)",
+            "{pod}"
+        );
     }
 
     // Every pod answers, through its own address, with the one common configuration.

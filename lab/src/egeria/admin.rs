@@ -22,6 +22,17 @@ impl Platform {
         }
     }
 
+    /// What the platform says it is: real Egeria names itself and its version
+    /// (`Egeria OMAG Server Platform (version 3.10)`); the stand-in names itself as one.
+    pub async fn origin(&self) -> Result<String, EgeriaError> {
+        let path = format!(
+            "/open-metadata/platform-services/users/{}/server-platform/origin",
+            encode(self.user())
+        );
+        self.call_text(Call::get("read the platform's origin", path))
+            .await
+    }
+
     /// Names of the servers running on this platform.
     pub async fn active_servers(&self) -> Result<Vec<String>, EgeriaError> {
         let path = format!(

@@ -203,13 +203,24 @@ impl Platform {
 
     /// Sends the call and returns the checked response envelope as JSON.
     pub async fn call(&self, call: Call<'_>) -> Result<Value, EgeriaError> {
+        let text = self.send(&call).await?;
+        self.checked(&call, &text).map_err(|e| *e)
+    }
+
+    /// Sends a call whose answer is plain text (the platform's origin); an answer that is
+    /// an Egeria error envelope instead is checked as one.
+    pub async fn call_text(&self, call: Call<'_>) -> Result<String, EgeriaError> {
+        let text = self.send(&call).await?;
+        if text.trim_start().starts_with('{') {
+            self.checked(&call, &text).map_err(|e| *e)?;
+        }
+        Ok(text.trim().to_string())
+    }
+
+    /// Sends the call; returns the body of a successful HTTP answer.
+    async fn send(&self, call: &Call<'_>) -> Result<String, EgeriaError> {
         let url = format!("{}{}", self.base_url, call.path);
-        let fail = |detail: String| EgeriaError::Unexpected {
-            pod: self.pod.clone(),
-            step: call.step.to_string(),
-            url: url.clone(),
-            detail,
-        };
+        let fail = |detail: String| self.unexpected(call, detail);
         let mut request = self
             .client
             .http
@@ -249,22 +260,35 @@ impl Platform {
                 body: quote(&text),
             });
         }
-        let envelope: Value = serde_json::from_str(&text)
-            .map_err(|e| fail(format!("not JSON ({e}): {}", quote(&text))))?;
+        Ok(text)
+    }
+
+    fn unexpected(&self, call: &Call<'_>, detail: String) -> EgeriaError {
+        EgeriaError::Unexpected {
+            pod: self.pod.clone(),
+            step: call.step.to_string(),
+            url: format!("{}{}", self.base_url, call.path),
+            detail,
+        }
+    }
+
+    /// The body as a response envelope whose `relatedHTTPCode` says success.
+    fn checked(&self, call: &Call<'_>, text: &str) -> Result<Value, Box<EgeriaError>> {
+        let fail = |detail: String| Box::new(self.unexpected(call, detail));
+        let envelope: Value = serde_json::from_str(text)
+            .map_err(|e| fail(format!("not JSON ({e}): {}", quote(text))))?;
         check_envelope(&envelope).map_err(|problem| match problem {
-            EnvelopeProblem::NotAnObject => {
-                fail(format!("not a response object: {}", quote(&text)))
-            }
-            EnvelopeProblem::Egeria(e) => EgeriaError::Egeria {
+            EnvelopeProblem::NotAnObject => fail(format!("not a response object: {}", quote(text))),
+            EnvelopeProblem::Egeria(e) => Box::new(EgeriaError::Egeria {
                 pod: self.pod.clone(),
                 step: call.step.to_string(),
-                url: url.clone(),
+                url: format!("{}{}", self.base_url, call.path),
                 related_http_code: e.related_http_code,
                 exception_class: e.exception_class,
                 message_id: e.message_id,
                 message: e.message,
                 user_action: e.user_action,
-            },
+            }),
         })?;
         Ok(envelope)
     }
@@ -433,6 +457,36 @@ mod tests {
                 "{needle:?} missing from {message}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn the_origin_is_plain_text_unless_egeria_answers_with_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .fallback(|| async { "Egeria OMAG Server Platform (version 3.10)\n" });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let platform = EgeriaClient::new("myuser").platform("lab-crux-0", &base);
+        assert_eq!(
+            platform.origin().await.unwrap(),
+            "Egeria OMAG Server Platform (version 3.10)"
+        );
+
+        let base = canned(json!({"class": "VoidResponse", "relatedHTTPCode": 403,
+            "exceptionErrorMessage": "OMAG-PLATFORM-403 not allowed"}))
+        .await;
+        let platform = EgeriaClient::new("myuser").platform("lab-crux-0", &base);
+        let error = platform.origin().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                EgeriaError::Egeria {
+                    related_http_code: 403,
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[tokio::test]
