@@ -4,7 +4,7 @@
 //! the facts the lab relies on (names, replica counts, readiness gate, RBAC, images, Kafka
 //! replication, the runner's `lab.json`).
 //!
-//! Needs `helm` (env `HELM`, or on `PATH`); `.ci/install-helm` installs it.
+//! Runs the helm the lab pins (from its cache, fetched on first use), or `$HELM`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,25 +34,34 @@ fn chart_dir() -> PathBuf {
         .expect("charts/ec-ha-crux exists")
 }
 
-/// The helm binary: `$HELM`, else the first `helm` on `PATH`. Missing helm fails the test
-/// (never skips it), saying how to install it.
+/// The helm binary: `$HELM` when set, else the helm the lab pins, from its cache (fetched
+/// there on first use: no root, no manual step). A helm that cannot be had fails the test
+/// (never skips it), saying how to fill the cache.
 fn helm() -> PathBuf {
-    if let Some(helm) = std::env::var_os("HELM").filter(|h| !h.is_empty()) {
-        let helm = PathBuf::from(helm);
-        assert!(helm.is_file(), "HELM={} is not a file", helm.display());
-        return helm;
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("helm"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "helm is not installed: run `.ci/install-helm` (as root; it installs helm to \
-                 /usr/local/bin/helm), or set HELM to a helm binary"
-            )
-        })
+    static HELM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HELM.get_or_init(|| {
+        if let Some(helm) = std::env::var_os("HELM").filter(|h| !h.is_empty()) {
+            let helm = PathBuf::from(helm);
+            assert!(helm.is_file(), "HELM={} is not a file", helm.display());
+            return helm;
+        }
+        let pinned = async {
+            let cache = lab::artifacts::cache::Cache::from_env()?;
+            anyhow::Ok(lab::artifacts::tools::helm(&cache).await?)
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(pinned)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "helm is missing: {error:#}\n  fill the cache with `cargo xtask artifacts fetch`, \
+                     or set HELM to a helm 3 binary"
+                )
+            })
+    })
+    .clone()
 }
 
 struct HelmRun {

@@ -1,5 +1,6 @@
-//! `cargo xtask artifacts`: the jars the local substrate runs. `fetch` fills the per-user
-//! cache with every jar the lock pins (for a machine that will be offline later); `lock`
+//! `cargo xtask artifacts`: the jars the local substrate runs and the tools its tests run.
+//! `fetch` fills the per-user cache with every jar the lock pins and the pinned helm (for
+//! a machine that will be offline later); `lock`
 //! resolves each set's roots with Maven and rewrites `lab/artifacts.lock`.
 
 use anyhow::{Context, bail};
@@ -15,8 +16,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Fetch every jar the lock pins into the cache and check its sha256; afterwards the
-    /// lab runs offline.
+    /// Fetch every jar the lock pins, and the pinned helm, into the cache and check each
+    /// digest; afterwards the lab and its tests run offline.
     Fetch,
     /// Resolve each set's `root` lines of lab/artifacts.lock with Maven and rewrite the
     /// lock's jars (after changing a version there); needs `mvn`.
@@ -39,6 +40,8 @@ fn fetch() -> anyhow::Result<()> {
         runtime.block_on(cache.ensure(set, &jars))?;
         println!("{set}: {} jars present and verified", jars.len());
     }
+    let helm = runtime.block_on(lab::artifacts::tools::helm(&cache))?;
+    println!("helm: {} (verified)", helm.display());
     println!("cache: {}", cache.root().display());
     Ok(())
 }

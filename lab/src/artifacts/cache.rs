@@ -53,7 +53,7 @@ pub enum CacheError {
     NoHome,
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> CacheError {
+pub(super) fn io_error(path: &Path, source: std::io::Error) -> CacheError {
     if source.kind() == std::io::ErrorKind::StorageFull {
         CacheError::DiskFull {
             path: path.to_path_buf(),
@@ -177,32 +177,48 @@ impl Cache {
         outcomes.into_iter().collect()
     }
 
-    /// Downloads one jar next to its final place, checking its digest on the way, and
-    /// moves it in only when it matches; returns its size.
+    /// Downloads one jar into its place in the cache; returns its size.
     async fn fetch(&self, jar: &Jar) -> Result<u64, CacheError> {
-        let url = self.url_of(&jar.coordinates);
-        let path = self.path_of(&jar.coordinates);
-        let folder = path.parent().expect("a repository path has folders");
+        let download = Download {
+            what: jar.coordinates.to_string(),
+            url: self.url_of(&jar.coordinates),
+            sha256: jar.sha256.clone(),
+        };
+        self.download(&download, &self.path_of(&jar.coordinates))
+            .await
+    }
+
+    /// Downloads a file next to `path`, checking its digest on the way, and moves it to
+    /// `path` only when it matches; returns its size.
+    pub(super) async fn download(
+        &self,
+        download: &Download,
+        path: &Path,
+    ) -> Result<u64, CacheError> {
+        let Download { what, url, sha256 } = download;
+        let folder = path.parent().expect("cache paths have folders");
         tokio::fs::create_dir_all(folder)
             .await
             .map_err(|e| io_error(folder, e))?;
         let unreachable = |detail: String| CacheError::Unreachable {
-            coordinates: jar.coordinates.to_string(),
+            coordinates: what.clone(),
             url: url.clone(),
             detail,
             cache: self.root.clone(),
         };
         let mut response = self
             .http
-            .get(&url)
+            .get(url)
             .send()
             .await
             .map_err(|e| unreachable(error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(unreachable(format!("HTTP {}", response.status())));
         }
-        // Unique per process and jar: two labs filling one cache never share a part file.
-        let part = path.with_extension(format!("jar.part-{}", std::process::id()));
+        // Unique per process: two labs filling one cache never share a part file.
+        let mut part = path.as_os_str().to_owned();
+        part.push(format!(".part-{}", std::process::id()));
+        let part = PathBuf::from(part);
         let mut file = tokio::fs::File::create(&part)
             .await
             .map_err(|e| io_error(&part, e))?;
@@ -223,17 +239,17 @@ impl Cache {
             }
             file.sync_all().await.map_err(|e| io_error(&part, e))?;
             let actual = hex(&hasher.finalize());
-            if actual != jar.sha256 {
+            if actual != *sha256 {
                 return Err(CacheError::DigestMismatch {
-                    coordinates: jar.coordinates.to_string(),
+                    coordinates: what.clone(),
                     url: url.clone(),
-                    expected: jar.sha256.clone(),
+                    expected: sha256.clone(),
                     actual,
                 });
             }
-            tokio::fs::rename(&part, &path)
+            tokio::fs::rename(&part, path)
                 .await
-                .map_err(|e| io_error(&path, e))
+                .map_err(|e| io_error(path, e))
         }
         .await;
         if outcome.is_err() {
@@ -243,8 +259,15 @@ impl Cache {
     }
 }
 
+/// One file to fetch: what it is (for messages), where from, and its pinned digest.
+pub(super) struct Download {
+    pub what: String,
+    pub url: String,
+    pub sha256: String,
+}
+
 /// The sha256 of a file, `None` when it does not exist.
-async fn file_digest(path: PathBuf) -> Result<Option<String>, CacheError> {
+pub(super) async fn file_digest(path: PathBuf) -> Result<Option<String>, CacheError> {
     tokio::task::spawn_blocking(move || {
         let mut file = match std::fs::File::open(&path) {
             Ok(file) => file,
@@ -275,7 +298,7 @@ fn digest_of(reader: &mut impl std::io::Read) -> std::io::Result<String> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -9,6 +9,7 @@
 //! Coordinates are `group:artifact:version` or `group:artifact:version:classifier`.
 
 pub mod cache;
+pub mod tools;
 
 use std::fmt;
 
