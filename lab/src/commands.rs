@@ -429,6 +429,12 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         session.state.endpoints.connector_service_url,
         args.rate
     );
+    // During the PTS the faults wait for its workbench to make calls.
+    let pts_progress = if args.during_pts {
+        Some(crate::pts::PtsProgress::new(&session.substrate, &session.client, settings).await?)
+    } else {
+        None
+    };
     let outage = crate::outage::run::run_outage(
         &session.substrate,
         &session.client,
@@ -436,6 +442,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         &session.dir,
         &scenario,
         &options,
+        pts_progress.as_ref(),
     );
     let report = if args.during_pts {
         let pts_options = pts.options(settings);
@@ -505,6 +512,12 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
     match report.writes_back_after_ms {
         Some(after) => println!("  writes acknowledged again {after} ms after the last fault"),
         None => println!("  no write acknowledged after the last fault"),
+    }
+    if let Some(pts) = report.pts_during_faults {
+        println!(
+            "  PTS during the faults: {} calls, {} failed",
+            pts.calls, pts.failed
+        );
     }
     println!(
         "report: {} ({}, {})",

@@ -170,6 +170,96 @@ async fn wait_for_workbench(
     }
 }
 
+/// PTS calls made so far, as the profile reports count them: a call is one piece of
+/// evidence, a failed call a negative one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallCount {
+    pub calls: usize,
+    pub failed: usize,
+}
+
+impl std::ops::Sub for CallCount {
+    type Output = CallCount;
+
+    fn sub(self, earlier: CallCount) -> CallCount {
+        CallCount {
+            calls: self.calls.saturating_sub(earlier.calls),
+            failed: self.failed.saturating_sub(earlier.failed),
+        }
+    }
+}
+
+/// How far a running PTS workbench has got, read from its own reports while it runs.
+pub struct PtsProgress {
+    pts: Platform,
+    server: String,
+}
+
+/// Profile reports read at once while sampling.
+const SAMPLE_PARALLEL: usize = 8;
+
+impl PtsProgress {
+    pub async fn new<S: Substrate>(
+        substrate: &S,
+        client: &EgeriaClient,
+        settings: &LabSettings,
+    ) -> Result<Self, PtsError> {
+        let pods = substrate.list_pods().await?;
+        let pod = pods.with_role(Role::Pts).next().ok_or(PtsError::NoPtsPod)?;
+        Ok(Self {
+            pts: client.platform(&pod.name, &pod.platform_url()),
+            server: settings.pts_server.clone(),
+        })
+    }
+
+    /// The calls so far, and whether the workbench has completed.
+    pub async fn sample(&self) -> Result<(CallCount, bool), EgeriaError> {
+        let complete = self
+            .pts
+            .workbench_complete(&self.server, WORKBENCH_ID)
+            .await?;
+        let names = self.pts.profile_names(&self.server).await?;
+        let reports = fetch_all(&names, SAMPLE_PARALLEL, |name| async move {
+            self.pts.profile_report(&self.server, &name).await
+        })
+        .await?;
+        let count = names
+            .iter()
+            .zip(&reports)
+            .map(|(name, report)| profile_line(name, report))
+            .fold(CallCount::default(), |sum, line| CallCount {
+                calls: sum.calls + line.calls,
+                failed: sum.failed + line.failed,
+            });
+        Ok((count, complete))
+    }
+
+    /// Waits until the workbench runs and has made calls, the moment faults may start;
+    /// an error when it completes first or `deadline` passes.
+    pub async fn wait_for_calls(&self, deadline: Duration) -> anyhow::Result<CallCount> {
+        let started = Instant::now();
+        let mut last = String::from("no answer yet");
+        while started.elapsed() < deadline {
+            match self.sample().await {
+                Ok((_, true)) => anyhow::bail!(
+                    "the PTS workbench completed before the first fault: no fault would land \
+                     during the PTS; give it more volume (--instances-per-type) or fewer \
+                     skipped profiles"
+                ),
+                Ok((count, false)) if count.calls > 0 => return Ok(count),
+                Ok(_) => last = "running, no call made yet".into(),
+                // Not configured or started yet: `pts` is doing that meanwhile.
+                Err(error) => last = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        anyhow::bail!(
+            "the PTS workbench made no call within {}: {last}",
+            humantime::format_duration(deadline)
+        )
+    }
+}
+
 /// File names as upstream writes them: spaces and the characters of test-case ids that
 /// file systems dislike become `_`.
 pub fn file_name(name: &str) -> String {
@@ -436,6 +526,67 @@ pub fn render_table(run: &PtsRun) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A PTS platform answering the workbench status with `complete` and one profile
+    /// holding `calls` successful and `failed` failed calls.
+    async fn pts_platform(complete: bool, calls: usize, failed: usize) -> PtsProgress {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let evidence = |n: usize| vec![json!({"elapsedTime": 5}); n];
+        let profile = json!({"class": "ProfileReportResponse", "relatedHTTPCode": 200,
+            "profileResult": {"requirementResults": [{
+                "positiveTestEvidence": evidence(calls), "negativeTestEvidence": evidence(failed)}]}});
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let path = uri.path().to_string();
+            let profile = profile.clone();
+            async move {
+                axum::Json(if path.ends_with("/status/workbenches/performance-workbench") {
+                    json!({"relatedHTTPCode": 200, "workbenchStatus": {"workbenchComplete": complete}})
+                } else if path.ends_with("/report/profiles") {
+                    json!({"relatedHTTPCode": 200, "profileNames": ["Entity creation"]})
+                } else {
+                    profile
+                })
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        PtsProgress {
+            pts: EgeriaClient::new("myuser").platform("lab-pts", &base),
+            server: "pts".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn faults_wait_for_calls_and_a_finished_pts_is_refused() {
+        let running = pts_platform(false, 7, 2).await;
+        assert_eq!(
+            running
+                .wait_for_calls(Duration::from_secs(5))
+                .await
+                .unwrap(),
+            CallCount {
+                calls: 9,
+                failed: 2
+            }
+        );
+        let finished = pts_platform(true, 7, 0).await;
+        let error = finished
+            .wait_for_calls(Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("completed before the first fault"),
+            "{error}"
+        );
+        let idle = pts_platform(false, 0, 0).await;
+        let error = idle
+            .wait_for_calls(Duration::from_millis(300))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("made no call within 300ms"), "{error}");
+    }
 
     #[test]
     fn file_names_replace_spaces_and_angle_brackets() {

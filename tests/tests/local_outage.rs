@@ -29,6 +29,15 @@ fn crux_and_kafka_during_the_pts_loses_nothing_and_the_killed_pod_serves_again()
     assert_eq!(report["lost_writes"], 0, "{report:#}");
     assert_eq!(report["healed"], true);
     assert_eq!(report["verdict"], "pass");
+    // The faults waited for the PTS, so PTS calls flowed while pods were down.
+    let pts_calls = report["pts_during_faults"]["calls"].as_u64().unwrap();
+    assert!(pts_calls > 0, "{report:#}");
+    assert!(
+        run.stdout
+            .contains(&format!("PTS during the faults: {pts_calls} calls")),
+        "{}",
+        run.stdout
+    );
     let phases: Vec<&str> = report["phases"]
         .as_array()
         .unwrap()

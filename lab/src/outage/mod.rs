@@ -46,6 +46,10 @@ pub struct OutageReport {
     /// Which golden-store member led what before the faults (see `Substrate::leaderships`).
     #[serde(default)]
     pub golden_store_leaders: Vec<crate::substrate::Leadership>,
+    /// With the PTS running: its calls from the first fault to the end of the fault
+    /// window, and how many of them failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pts_during_faults: Option<crate::pts::CallCount>,
     /// Every probe request, in order.
     pub timeline: Vec<Sample>,
 }

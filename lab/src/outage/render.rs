@@ -110,7 +110,7 @@ pub fn markdown(report: &OutageReport) -> String {
          - Lost writes (acknowledged, then missing from some pod): {}\n\
          - Stale reads (a read that missed an acknowledged write): {}\n\
          - Fault window (to every pod back and writes acknowledged again): {} to {} after \
-         the probe started ({})\n",
+         the probe started ({})",
         duration(report.longest_gap_ms),
         duration(report.longest_write_gap_ms),
         report.writes_back_after_ms.map_or_else(
@@ -123,6 +123,14 @@ pub fn markdown(report: &OutageReport) -> String {
         duration(end),
         duration(end.saturating_sub(start))
     );
+    if let Some(pts) = report.pts_during_faults {
+        let _ = writeln!(
+            md,
+            "- PTS calls from the first fault to the end of the window: {} ({} failed)",
+            pts.calls, pts.failed
+        );
+    }
+    md.push('\n');
 
     md.push_str("## Pods\n\n");
     if report.pods.is_empty() {
@@ -622,12 +630,13 @@ mod tests {
                     lag_ms: None,
                 },
             ],
-            golden_store_leaders: ["crux-doc-store", "meta"]
+            golden_store_leaders: ["crux-doc-store", "controller"]
                 .map(|of| Leadership {
                     of: of.to_owned(),
                     member: "kafka-<0>".to_owned(),
                 })
                 .to_vec(),
+            pts_during_faults: None,
             timeline,
         }
     }
@@ -728,11 +737,28 @@ mod tests {
             md.contains("| crux-1 | 2000 ms (2.0 s) | 4300 ms (4.3 s) | 2300 ms (2.3 s) | – |")
         );
         // What the killed golden-store member led explains its stall.
-        assert!(md.contains("| 2000 ms (2.0 s) | never | never | crux-doc-store, meta |"));
+        assert!(md.contains("| 2000 ms (2.0 s) | never | never | crux-doc-store, controller |"));
         assert!(md.contains("1500 ms (1.5 s)"), "p99 in ms and s");
         assert!(md.contains("Writes acknowledged again: 2350 ms (2.4 s) after the last fault"));
         assert!(!md.contains("Why it failed"));
         assert!(md.contains("outage-timeline.svg"));
+        assert!(!md.contains("PTS calls"), "no PTS ran");
+    }
+
+    #[test]
+    fn markdown_counts_the_pts_calls_made_during_the_faults() {
+        let mut during_pts = report(small_timeline());
+        during_pts.pts_during_faults = Some(crate::pts::CallCount {
+            calls: 120,
+            failed: 3,
+        });
+        let md = markdown(&during_pts);
+        assert!(
+            md.contains(
+                "(2.3 s))\n- PTS calls from the first fault to the end of the window: 120 (3 failed)\n\n## Pods"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

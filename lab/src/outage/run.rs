@@ -11,9 +11,11 @@ use crate::bootstrap::BootstrapOptions;
 use crate::egeria::EgeriaClient;
 use crate::egeria::crux;
 use crate::heal::Healer;
+use crate::pts::PtsProgress;
 use crate::settings::LabSettings;
 use crate::state::LabDir;
 use crate::substrate::{PodInfo, PodPhase, Role, Substrate};
+use anyhow::Context;
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -65,6 +67,7 @@ pub async fn run_outage<S: Substrate>(
     lab_dir: &LabDir,
     scenario: &Scenario,
     options: &OutageOptions,
+    pts: Option<&PtsProgress>,
 ) -> anyhow::Result<OutageReport> {
     check_supported(substrate, scenario)?;
     let probe = Arc::new(Probe::new(ProbeConfig {
@@ -96,11 +99,38 @@ pub async fn run_outage<S: Substrate>(
     let watching = record_pods(substrate, &probe, &log, stop_rx.clone());
     let steps = async {
         let outcome = async {
+            // Alone, the faults come after the scenario's `before`; during the PTS, once
+            // its workbench has made calls, so that they land on PTS traffic whatever
+            // the PTS's pace.
+            let pts_at_first_fault = match pts {
+                Some(pts) => {
+                    eprintln!(
+                        "  waiting for the PTS workbench to make calls before the first fault"
+                    );
+                    let count = pts.wait_for_calls(PTS_CALLS_DEADLINE).await?;
+                    eprintln!("  {} PTS calls made: faults start", count.calls);
+                    Some(count)
+                }
+                None => {
+                    tokio::time::sleep(scenario.before).await;
+                    None
+                }
+            };
             let driven = drive(substrate, settings, scenario, options, &probe, &log).await?;
             let writes_back =
                 wait_writes_back(&probe, driven.last_fault_ms, options.heal_deadline).await;
+            let pts_during_faults = match (pts, pts_at_first_fault) {
+                (Some(pts), Some(before)) => {
+                    let (now, _) = pts
+                        .sample()
+                        .await
+                        .context("counting the PTS calls at the end of the fault window")?;
+                    Some(now - before)
+                }
+                _ => None,
+            };
             tokio::time::sleep(scenario.after).await;
-            anyhow::Ok((driven, writes_back))
+            anyhow::Ok((driven, writes_back, pts_during_faults))
         }
         .await;
         let _ = stop_tx.send(true);
@@ -109,7 +139,7 @@ pub async fn run_outage<S: Substrate>(
     let (probed, healed, watched, driven) = tokio::join!(probing, healing, watching, steps);
     watched?;
     let heal_events = healed?;
-    let (driven, writes_back) = driven?;
+    let (driven, writes_back, pts_during_faults) = driven?;
     let writes_back_after_ms = writes_back
         .then(|| first_write_acked_after(&probed.samples, driven.last_fault_ms))
         .flatten();
@@ -166,6 +196,7 @@ pub async fn run_outage<S: Substrate>(
         fault_window_ms,
         convergence,
         golden_store_leaders,
+        pts_during_faults,
         timeline: probed.samples,
     };
     report.failures = judge(&report, options);
@@ -177,6 +208,9 @@ pub async fn run_outage<S: Substrate>(
     .into();
     Ok(report)
 }
+
+/// How long the PTS may take to make its first call (a real PTS server's start included).
+const PTS_CALLS_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 /// Waits until a write sent after `since_ms` is acknowledged: pods back in the rotation
 /// are not yet a service taking writes (after the loss of a golden-store leader, writes
@@ -247,8 +281,8 @@ struct Driven {
     healed_in_time: bool,
 }
 
-/// Runs the steps: before-phase traffic, each fault, waits for healing where asked and,
-/// at the end, for every downed pod to be back.
+/// Runs the steps: each fault, waits for healing where asked and, at the end, for every
+/// downed pod to be back.
 async fn drive<S: Substrate>(
     substrate: &S,
     settings: &LabSettings,
@@ -257,7 +291,6 @@ async fn drive<S: Substrate>(
     probe: &Probe,
     log: &std::sync::Mutex<PodLog>,
 ) -> anyhow::Result<Driven> {
-    tokio::time::sleep(scenario.before).await;
     let fault_start = probe.now_ms();
     let mut last_fault = fault_start;
     let mut downed: Vec<Downed> = Vec::new();
