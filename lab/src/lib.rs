@@ -11,11 +11,11 @@ pub mod egeria;
 pub mod heal;
 pub mod kafka;
 pub mod outage;
-mod plot;
+/// The PTS report lives in a crate of its own (built optimised in debug builds).
+pub use pts_report as report;
 pub mod prereq;
 pub mod pts;
 pub mod remote;
-pub mod report;
 pub mod runner;
 pub mod runs;
 pub mod session;

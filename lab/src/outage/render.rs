@@ -4,7 +4,7 @@
 //! are private to it, so small equivalents live here.
 
 use super::{OutageReport, RequestKind, Sample};
-use crate::plot::{Scale, escape, nice_step, svg_start};
+use pts_report::plot::{Scale, escape, nice_step, svg_start};
 use std::fmt::Write;
 
 /// Above this many successful samples, one dot each makes the SVG megabytes large and

@@ -495,8 +495,8 @@ mod checked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Summary;
-    use crate::report::archive::TarGzWriter;
+    use crate::Summary;
+    use crate::archive::TarGzWriter;
     use std::fmt::Write as _;
     use std::path::PathBuf;
 

@@ -187,7 +187,7 @@ fn is_item_start(bytes: &[u8], at: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::profile::{read_profile, read_profile_text};
+    use crate::profile::{read_profile, read_profile_text};
     use proptest::prelude::*;
     use serde_json::{Value, json};
     use std::cell::Cell;
@@ -289,7 +289,7 @@ mod tests {
     }
 
     /// What parsing gives, comparably: the details or the error, as text.
-    fn outcome(parsed: Result<crate::report::profile::ProfileDetails>) -> String {
+    fn outcome(parsed: Result<crate::profile::ProfileDetails>) -> String {
         match parsed {
             Ok(details) => format!("{details:?}"),
             Err(error) => format!("error: {error}"),

@@ -1,4 +1,6 @@
-//! `cargo xtask report`: per-(profile, method) figures of a PTS result set (ARCHITECTURE §3)
+//! The PTS report behind `cargo xtask report`, a crate of its own so that it is built
+//! optimised even in the debug builds the README's commands make (see the workspace's
+//! `[profile.dev.package.pts-report]`): per-(profile, method) figures of a PTS result set (ARCHITECTURE §3)
 //! — count, median, nearest-rank p90 and p99, max and the slowest call — with Markdown,
 //! JSON and SVG output, and the comparison of two runs.
 //!
@@ -13,6 +15,7 @@ mod compare;
 mod json;
 mod parts;
 mod pipeline;
+pub mod plot;
 mod profile;
 mod render;
 mod source;

@@ -2,10 +2,10 @@
 //! spread wide, round tick steps, and XML escaping.
 
 /// Past this max/min ratio a linear axis squashes the small values into a line.
-pub(crate) const LOG_SCALE_SPREAD: f64 = 20.0;
+pub const LOG_SCALE_SPREAD: f64 = 20.0;
 
 #[derive(Debug, PartialEq)]
-pub(crate) enum Scale {
+pub enum Scale {
     Linear { max: f64 },
     Log { min_exp: i32, max_exp: i32 },
 }
@@ -13,7 +13,7 @@ pub(crate) enum Scale {
 impl Scale {
     /// A scale holding every positive finite value; zeros and non-finite values set no
     /// bound (zero has no logarithm: it sits at the axis' start).
-    pub(crate) fn fitting(values: impl Iterator<Item = f64>) -> Scale {
+    pub fn fitting(values: impl Iterator<Item = f64>) -> Scale {
         let (min, max) = values
             .filter(|v| *v > 0.0 && v.is_finite())
             .fold((f64::INFINITY, 0.0f64), |(min, max), v| {
@@ -36,7 +36,7 @@ impl Scale {
     }
 
     /// Where `value` falls along the axis, from 0 to 1; values off the scale are clamped.
-    pub(crate) fn fraction(&self, value: f64) -> f64 {
+    pub fn fraction(&self, value: f64) -> f64 {
         let fraction = match *self {
             Scale::Linear { max } => value / max,
             Scale::Log { min_exp, max_exp } if value > 0.0 => {
@@ -47,7 +47,7 @@ impl Scale {
         fraction.clamp(0.0, 1.0)
     }
 
-    pub(crate) fn ticks(&self) -> Vec<f64> {
+    pub fn ticks(&self) -> Vec<f64> {
         match *self {
             Scale::Linear { max } => {
                 let step = nice_step(max / 5.0);
@@ -62,7 +62,7 @@ impl Scale {
 }
 
 /// 1, 2 or 5 times a power of ten, at least `rough`.
-pub(crate) fn nice_step(rough: f64) -> f64 {
+pub fn nice_step(rough: f64) -> f64 {
     let magnitude = 10f64.powf(rough.log10().floor());
     [1.0, 2.0, 5.0, 10.0]
         .into_iter()
@@ -72,13 +72,13 @@ pub(crate) fn nice_step(rough: f64) -> f64 {
 }
 
 /// An SVG document's opening: the root element and a white background.
-pub(crate) fn svg_start(width: f64, height: f64) -> String {
+pub fn svg_start(width: f64, height: f64) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     )
 }
 
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

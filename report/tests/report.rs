@@ -1,8 +1,8 @@
 //! The PTS report end to end: the trimmed real result set in `tests/data/`, and small
 //! result sets written here, as folders and as tarballs.
 
-use lab::report::archive::TarGzWriter;
-use lab::report::{ReportError, Summary, analyse, compare, write_comparison, write_report};
+use pts_report::archive::TarGzWriter;
+use pts_report::{ReportError, Summary, analyse, compare, write_comparison, write_report};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -250,7 +250,7 @@ fn comparison_flags_regressions_and_lists_one_sided_pairs() {
         .collect();
     assert_eq!(regressed, vec!["slower"]);
     assert_eq!(comparison.pairs[0].ratio, Some(1.2));
-    let one_sided = |keys: &[lab::report::PairKey]| {
+    let one_sided = |keys: &[pts_report::PairKey]| {
         keys.iter()
             .map(|key| format!("{} / {}", key.profile, key.method))
             .collect::<Vec<_>>()
