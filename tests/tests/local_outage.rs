@@ -144,8 +144,11 @@ fn losing_the_log_leader_stalls_writes_until_an_election_and_the_window_covers_i
     let window_end = report["fault_window_ms"][1].as_u64().unwrap();
     assert!(window_end >= killed + writes_back, "{report:#}");
     assert!(window_end >= member_back, "{report:#}");
+    // The write gap runs from the last acknowledgement before the kill, which may come a
+    // moment after it (a write in flight), so it may fall short of writes_back by up to
+    // one write interval (a write every 100 ms at the default 20 requests/s).
     assert!(
-        report["longest_write_gap_ms"].as_u64().unwrap() >= writes_back,
+        report["longest_write_gap_ms"].as_u64().unwrap() + 100 >= writes_back,
         "{report:#}"
     );
     // Every failure falls inside the window; the after phase is steady again.
