@@ -54,6 +54,16 @@ impl Check {
         }
     }
 
+    /// What is wrong, in a few words ("not found", "11.0.2 is too old, need …").
+    pub fn problem(&self) -> String {
+        match &self.outcome {
+            Outcome::Missing => "not found".into(),
+            Outcome::TooOld { version, need, .. } => format!("{version} is too old, need {need}"),
+            Outcome::Found { version, .. } => version.clone(),
+            Outcome::Unusable { detail } => detail.clone(),
+        }
+    }
+
     /// The one command (or step) that provides what is missing, for the user running the lab.
     pub fn install_command(&self) -> String {
         match &self.install {
@@ -215,39 +225,55 @@ fn check_docker() -> Check {
     check
 }
 
+/// The memory the Docker engine reports: what kind's nodes share, whether the engine
+/// runs on this Linux host, in Docker Desktop's VM, or on macOS (no `/proc` to read).
 fn check_memory(needed_gib: u64) -> Check {
-    let total_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
+    let reported = find_program("docker")
+        .and_then(|docker| {
+            Command::new(docker)
+                .args(["info", "--format", "{{.MemTotal}}"])
+                .output()
+                .ok()
         })
-        .unwrap_or(0);
-    let total_gib = total_kib / (1024 * 1024);
-    let outcome = if total_gib >= needed_gib {
-        Outcome::Found {
-            path: PathBuf::from("/proc/meminfo"),
-            version: format!("{total_gib} GiB"),
-        }
-    } else {
-        Outcome::Unusable {
-            detail: format!("{total_gib} GiB of memory; the chosen preset needs {needed_gib} GiB"),
-        }
-    };
+        .filter(|out| out.status.success())
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
     Check {
         name: "memory",
         purpose: "room for the connector, Kafka and PTS pods",
-        outcome,
+        outcome: memory_outcome(reported, needed_gib),
         install: Install::Manual(
-            "pick a smaller preset, or fewer --replicas, or use --substrate local",
+            "give the Docker engine more memory (Docker Desktop: Settings, Resources), pick a smaller preset, or fewer --replicas, or use --substrate local",
         ),
+    }
+}
+
+fn memory_outcome(reported_bytes: Option<u64>, needed_gib: u64) -> Outcome {
+    let Some(bytes) = reported_bytes else {
+        return Outcome::Unusable {
+            detail:
+                "the Docker engine did not report its memory (`docker info --format {{.MemTotal}}`)"
+                    .into(),
+        };
+    };
+    let gib = bytes as f64 / (1024.0 * 1024.0 * 1024.0);
+    // Engines report a little under the round figure they were given (16 GiB shows as
+    // 15.6): half a GiB of slack keeps a 16 GiB engine good for a 16 GiB need.
+    if gib + 0.5 >= needed_gib as f64 {
+        Outcome::Found {
+            path: PathBuf::from("docker info"),
+            version: format!("{gib:.1} GiB for the Docker engine"),
+        }
+    } else {
+        Outcome::Unusable {
+            detail: format!(
+                "the Docker engine has {gib:.1} GiB of memory; the chosen preset needs {needed_gib} GiB"
+            ),
+        }
     }
 }
 
@@ -284,12 +310,30 @@ mod tests {
     }
 
     #[test]
+    fn the_engines_memory_is_judged_with_both_figures_named() {
+        let gib = 1024 * 1024 * 1024;
+        assert!(matches!(
+            memory_outcome(Some(16 * gib - gib / 3), 16),
+            Outcome::Found { .. }
+        ));
+        match memory_outcome(Some(8 * gib), 12) {
+            Outcome::Unusable { detail } => assert_eq!(
+                detail,
+                "the Docker engine has 8.0 GiB of memory; the chosen preset needs 12 GiB"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(memory_outcome(None, 12), Outcome::Unusable { .. }));
+    }
+
+    #[test]
     fn kind_checks_name_docker_kind_helm_and_memory() {
         let names: Vec<&str> = check_kind(u64::MAX).iter().map(|c| c.name).collect();
         assert_eq!(names, ["docker", "kind", "helm", "memory"]);
         let memory = check_kind(u64::MAX).pop().unwrap();
         assert!(!memory.is_ok());
         assert!(memory.install_command().contains("--substrate local"));
+        assert!(memory.install_command().contains("Docker Desktop"));
     }
 
     #[test]

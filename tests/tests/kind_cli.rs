@@ -14,7 +14,7 @@ const FAKE: &str = r#"#!/usr/bin/env bash
 tool=$(basename "$0")
 echo "$tool $*" >> "$FAKE_LOG"
 case "$tool $1 $2" in
-  "docker info "*) echo 28.2.2 ;;
+  "docker info "*) case "$*" in *MemTotal*) echo "${FAKE_DOCKER_MEMORY:-17179869184}" ;; *) echo 28.2.2 ;; esac ;;
   "kind version"*) echo "kind v0.29.0 go1.24 linux/amd64" ;;
   "helm version"*) echo "v3.18.0" ;;
   "kind get clusters") [ -n "$FAKE_CLUSTER_EXISTS" ] && echo egeria-ha-lab ;;
@@ -285,6 +285,28 @@ fn a_failing_step_is_named() {
     let up = fakes.run(&lab, &up_pinned(&fakes), &[("FAKE_FAIL", "build")]);
     up.assert_fails_with("step \"building the runner image\" failed");
     assert!(!fakes.log().iter().any(|l| l.starts_with("helm upgrade")));
+}
+
+#[test]
+fn a_docker_engine_with_too_little_memory_is_refused_with_both_figures() {
+    let fakes = Fakes::new();
+    let lab = TestLab::new("127.95");
+    // 7.5 GiB, as Docker Desktop's default VM on a 16 GiB Mac might have.
+    let up = fakes.run(
+        &lab,
+        &up_pinned(&fakes),
+        &[("FAKE_DOCKER_MEMORY", "8053063680")],
+    );
+    up.assert_fails_with("the Docker engine has 7.5 GiB of memory; the chosen preset needs 12 GiB");
+    let log = fakes.log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("docker info --format {{.MemTotal}}")),
+        "{log:?}"
+    );
+    for forbidden in ["kind create", "docker build", "helm upgrade"] {
+        assert!(!log.iter().any(|l| l.starts_with(forbidden)), "{log:?}");
+    }
 }
 
 #[test]

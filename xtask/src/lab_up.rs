@@ -107,7 +107,14 @@ async fn kind_up(
     let missing: Vec<String> = lab::prereq::check_kind(preset_memory_gib(&args.preset))
         .into_iter()
         .filter(|check| !check.is_ok())
-        .map(|check| format!("{}: {}", check.name, check.install_command()))
+        .map(|check| {
+            format!(
+                "{}: {}; {}",
+                check.name,
+                check.problem(),
+                check.install_command()
+            )
+        })
         .collect();
     if !missing.is_empty() {
         anyhow::bail!(

@@ -147,7 +147,7 @@ pub enum UpError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("missing prerequisite {}: {} (needed for {}).\n  Install it with: {}\n  (or run `cargo xtask doctor --substrate local --fix`)",
-        .0.name, describe_miss(.0), .0.purpose, .0.install_command())]
+        .0.name, .0.problem(), .0.purpose, .0.install_command())]
     Prerequisite(Box<Check>),
     #[error("{path} is missing: build the lab first (`cargo build -p lab -p fixtures`)")]
     MissingBinary { path: PathBuf },
@@ -209,17 +209,10 @@ pub enum UpError {
     DiskSpace { path: PathBuf, free_mib: u64 },
     #[error("interrupted; everything started so far was stopped")]
     Interrupted,
-}
-
-fn describe_miss(check: &Check) -> String {
-    match &check.outcome {
-        prereq::Outcome::Missing => "not found".into(),
-        prereq::Outcome::TooOld { version, need, .. } => {
-            format!("{version} is too old, need {need}")
-        }
-        prereq::Outcome::Found { version, .. } => version.clone(),
-        prereq::Outcome::Unusable { detail } => detail.clone(),
-    }
+    #[error(
+        "the local substrate runs on Linux only: it gives every pod an address of its own in 127.0.0.0/8 (macOS answers on 127.0.0.1 alone) and checks the processes it ends in /proc; use --substrate kind here"
+    )]
+    NotLinux,
 }
 
 /// Starts the local substrate and returns once every pod answers. On any failure, or
@@ -229,6 +222,9 @@ pub async fn up(
     options: &UpOptions,
     cancelled: impl Future<Output = ()>,
 ) -> Result<LabState, UpError> {
+    if !cfg!(target_os = "linux") {
+        return Err(UpError::NotLinux);
+    }
     let settings = &options.settings;
     settings.validate()?;
     let java = prereq::check_java();

@@ -209,6 +209,8 @@ fn spawn(pod: &PodSpec, log_path: &Path) -> std::io::Result<Child> {
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true);
+    // Linux only, as the whole local substrate is (`lab-up` says so elsewhere).
+    #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The
     // control plane runs a single-threaded runtime on its main thread, which lives as long
     // as the process, so "parent died" means the control plane died: its pods go with it.
