@@ -691,6 +691,46 @@ fn kafka_is_a_replicated_three_broker_kraft_quorum() {
     let rendered = Rendered::new(&[]);
     let kafka = rendered.get::<StatefulSet>("lab-kafka").spec.unwrap();
     assert_eq!(kafka.replicas, Some(3));
+    // Every broker's log folder is a claim of its own that outlives the pod (a killed
+    // broker returns as the same voter with its votes) and goes with the release.
+    let claims = kafka.volume_claim_templates.clone().unwrap_or_default();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].metadata.name.as_deref(), Some("data"));
+    let claim = claims[0].spec.as_ref().unwrap();
+    assert_eq!(claim.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
+    assert_eq!(
+        claim.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "1Gi"
+    );
+    assert_eq!(
+        claim.storage_class_name, None,
+        "the cluster's default class"
+    );
+    let chosen = Rendered::new(&["--set", "kafka.persistence.storageClassName=fast-ssd"]);
+    let chosen = chosen.get::<StatefulSet>("lab-kafka").spec.unwrap();
+    let chosen = chosen.volume_claim_templates.unwrap_or_default();
+    assert_eq!(
+        chosen[0]
+            .spec
+            .as_ref()
+            .unwrap()
+            .storage_class_name
+            .as_deref(),
+        Some("fast-ssd")
+    );
+    let retention = kafka
+        .persistent_volume_claim_retention_policy
+        .clone()
+        .unwrap();
+    assert_eq!(retention.when_deleted.as_deref(), Some("Delete"));
+    let pod_volumes = kafka.template.spec.as_ref().unwrap().volumes.clone();
+    assert!(
+        pod_volumes
+            .unwrap_or_default()
+            .iter()
+            .all(|v| v.empty_dir.is_none()),
+        "no broker data on emptyDir"
+    );
     assert_eq!(kafka.service_name.as_deref(), Some("lab-kafka-headless"));
     let pod = kafka.template.spec.unwrap();
     let broker = container(&pod, "kafka");
