@@ -24,6 +24,13 @@ case "$tool $1 $2" in
   "docker build "*) [ "$FAKE_FAIL" = build ] && { echo "build broke" >&2; exit 1; } ;;
   "helm template "*)
     printf 'kind: Pod\nspec:\n  containers:\n    - image: "odpi/egeria:3.0"\n    - image: apache/kafka:3.9.1\n' ;;
+  "kind load docker-image")
+    # Docker's containerd store cannot export a multi-platform image whole (kind#3795).
+    if [ "$FAKE_FAIL" = multi-platform ] && [ "$3" = apache/kafka:3.9.1 ]; then
+      echo 'ERROR: failed to load image: command "docker save -o /tmp/images-tar1/images.tar apache/kafka:3.9.1" failed with error: exit status 1' >&2
+      echo 'Command Output: Error response from daemon: unable to create manifests file: NotFound: content digest sha256:3b5e: not found' >&2
+      exit 1
+    fi ;;
   "docker exec "*) exit 1 ;;
   "docker image "*) exit 1 ;;
 esac
@@ -307,6 +314,35 @@ fn a_docker_engine_with_too_little_memory_is_refused_with_both_figures() {
     for forbidden in ["kind create", "docker build", "helm upgrade"] {
         assert!(!log.iter().any(|l| l.starts_with(forbidden)), "{log:?}");
     }
+}
+
+#[test]
+fn a_multi_platform_image_refused_by_kind_load_is_saved_for_the_host_platform_and_loaded() {
+    let fakes = Fakes::new();
+    let lab = TestLab::new("127.95");
+    let up = fakes.run(&lab, &up_pinned(&fakes), &[("FAKE_FAIL", "multi-platform")]);
+    // The fake cluster's API never answers: the run gets past the images and stops at the
+    // wait for the workloads.
+    up.assert_fails_with("waiting for the workloads");
+    let log = fakes.log();
+    let refused = position(
+        &log,
+        "kind load docker-image apache/kafka:3.9.1 --name egeria-ha-lab",
+    );
+    let saved = position(&log, "docker save --platform linux/amd64 --output ");
+    assert!(log[saved].ends_with(" apache/kafka:3.9.1"), "{log:#?}");
+    let loaded = position(&log, "kind load image-archive ");
+    assert!(
+        log[loaded].ends_with("image.tar --name egeria-ha-lab"),
+        "{log:#?}"
+    );
+    assert!(refused < saved && saved < loaded, "{log:#?}");
+    // Images kind loads whole are left alone.
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("docker save") && l.ends_with("odpi/egeria:3.0")),
+        "{log:#?}"
+    );
 }
 
 #[test]

@@ -299,12 +299,54 @@ fn load_image(image: &str, always: bool, node: &str) -> anyhow::Result<()> {
             .run()
             .context("pulling")?;
     }
-    cmd!(shell, "kind load docker-image {image} --name {CLUSTER}")
+    let loaded = cmd!(shell, "kind load docker-image {image} --name {CLUSTER}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("loading")?;
+    if !loaded.status.success() {
+        let said = String::from_utf8_lossy(&loaded.stderr);
+        if !is_multi_platform_refusal(&said) {
+            bail!("loading: {}", said.trim());
+        }
+        // Docker's containerd image store (Docker Desktop's default) keeps a multi-platform
+        // image's index, whose other platforms' content `docker save` cannot find
+        // (kubernetes-sigs/kind#3795): save the host platform's image alone, load that.
+        let platform = host_platform();
+        let folder = tempfile::tempdir().context("a folder for the image archive")?;
+        let archive = folder.path().join("image.tar");
+        cmd!(
+            shell,
+            "docker save --platform {platform} --output {archive} {image}"
+        )
         .quiet()
         .run()
-        .context("loading")?;
+        .context("saving the host platform's image")?;
+        cmd!(shell, "kind load image-archive {archive} --name {CLUSTER}")
+            .quiet()
+            .run()
+            .context("loading the saved image")?;
+        eprintln!("  {image}: loaded ({platform} only: multi-platform image)");
+        return Ok(());
+    }
     eprintln!("  {image}: loaded");
     Ok(())
+}
+
+/// What `kind load docker-image` says when Docker's containerd store cannot export a
+/// multi-platform image whole: "content digest sha256:… not found".
+fn is_multi_platform_refusal(said: &str) -> bool {
+    said.contains("content digest") && said.contains("not found")
+}
+
+/// The platform of kind's nodes: Docker's for this machine's architecture.
+fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("linux/{arch}")
 }
 
 /// `helm uninstall`, then the cluster — but only a cluster this lab created, and not when
