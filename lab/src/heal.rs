@@ -40,6 +40,37 @@ pub struct HealEvent {
 
 /// How often one pod identity is tried before its failure stands.
 const HEAL_ATTEMPTS: u32 = 5;
+
+/// One life of a pod: its identity and how often it restarted in place. A heal is tried
+/// per life, so a pod restarted in place is healed afresh.
+fn life(pod: &PodInfo) -> String {
+    format!("{}#{}", pod.uid, pod.restarts)
+}
+
+/// The connector pods' lives seen so far, to tell a restart in place (same uid, restart
+/// count up) from a replacement (new uid).
+#[derive(Default)]
+struct Lives(BTreeMap<String, (String, u32)>);
+
+impl Lives {
+    /// The ready connector pods that restarted in place since the last look.
+    fn restarted_in_place(&mut self, pods: &[PodInfo]) -> Vec<PodInfo> {
+        let mut restarted = Vec::new();
+        for pod in pods.iter().filter(|p| p.role == Role::Connector) {
+            let before = self
+                .0
+                .insert(pod.name.clone(), (pod.uid.clone(), pod.restarts));
+            if let Some((uid, restarts)) = before
+                && uid == pod.uid
+                && pod.restarts > restarts
+                && pod.ready
+            {
+                restarted.push(pod.clone());
+            }
+        }
+        restarted
+    }
+}
 const HEAL_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 pub struct Healer<'a, S> {
@@ -129,6 +160,24 @@ impl<'a, S: Substrate> Healer<'a, S> {
         .await)
     }
 
+    /// Takes a pod restarted in place out of the rotation: on Kubernetes its readiness
+    /// gate survives a container restart, so once its port answers it would get traffic
+    /// with no server configured (what upstream's chart did after every OOM kill).
+    async fn close_gate(&self, pod: &PodInfo, pods: &mut [PodInfo]) {
+        eprintln!(
+            "  {} restarted in place (restart {}): out of the rotation until healed",
+            pod.name, pod.restarts
+        );
+        match self.substrate.set_ready(&pod.name, &pod.uid, false).await {
+            Ok(()) => {
+                if let Some(listed) = pods.iter_mut().find(|p| p.name == pod.name) {
+                    listed.ready = false;
+                }
+            }
+            Err(error) => eprintln!("  could not take {} out of the rotation: {error}", pod.name),
+        }
+    }
+
     /// Watches the pods until `stop` resolves, healing each replacement as it appears.
     /// A heal that fails (the golden store electing a leader, say) is tried again after a
     /// pause, a few times; each pod identity's last outcome is reported.
@@ -136,24 +185,26 @@ impl<'a, S: Substrate> Healer<'a, S> {
         let mut outcomes: Vec<HealEvent> = Vec::new();
         let mut attempts: BTreeMap<String, (u32, Instant)> = BTreeMap::new();
         let mut pods = self.substrate.list_pods().await?;
+        let mut lives = Lives::default();
+        lives.restarted_in_place(&pods.pods);
         tokio::pin!(stop);
         loop {
+            for pod in lives.restarted_in_place(&pods.pods) {
+                self.close_gate(&pod, &mut pods.pods).await;
+            }
             let now = Instant::now();
             let candidates: Vec<PodInfo> = Self::unready(&pods.pods)
                 .into_iter()
-                .filter(|pod| match attempts.get(&pod.uid) {
+                .filter(|pod| match attempts.get(&life(pod)) {
                     None => true,
                     Some((tries, next)) => *tries < HEAL_ATTEMPTS && now >= *next,
                 })
                 .collect();
             let healing =
                 futures::future::join_all(candidates.iter().map(|pod| self.heal_pod(pod)));
-            for event in healing.await {
-                let tries = attempts.get(&event.uid).map_or(0, |(tries, _)| *tries) + 1;
-                attempts.insert(
-                    event.uid.clone(),
-                    (tries, Instant::now() + HEAL_RETRY_PAUSE),
-                );
+            for (event, pod) in healing.await.into_iter().zip(&candidates) {
+                let tries = attempts.get(&life(pod)).map_or(0, |(tries, _)| *tries) + 1;
+                attempts.insert(life(pod), (tries, Instant::now() + HEAL_RETRY_PAUSE));
                 outcomes.retain(|earlier| earlier.uid != event.uid);
                 outcomes.push(event);
             }
@@ -168,5 +219,60 @@ impl<'a, S: Substrate> Healer<'a, S> {
                 next = self.substrate.watch_pods(pods.generation, wait) => pods = next?,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connector(uid: &str, restarts: u32, ready: bool) -> PodInfo {
+        PodInfo {
+            name: "lab-crux-0".into(),
+            role: Role::Connector,
+            ordinal: 0,
+            uid: uid.into(),
+            address: "127.0.0.1:9443".into(),
+            phase: PodPhase::Running,
+            ready,
+            ready_since_unix_ms: None,
+            restarts,
+            pid: None,
+        }
+    }
+
+    #[test]
+    fn a_restart_in_place_is_told_from_a_replacement() {
+        let mut lives = Lives::default();
+        assert!(
+            lives
+                .restarted_in_place(&[connector("a", 0, true)])
+                .is_empty()
+        );
+        // Same uid, one restart more, gate still open: restarted in place.
+        let restarted = lives.restarted_in_place(&[connector("a", 1, true)]);
+        assert_eq!(restarted.len(), 1);
+        // Seen once only.
+        assert!(
+            lives
+                .restarted_in_place(&[connector("a", 1, true)])
+                .is_empty()
+        );
+        // A replacement (new uid) is the ordinary healer's business.
+        assert!(
+            lives
+                .restarted_in_place(&[connector("b", 2, true)])
+                .is_empty()
+        );
+        // A gate already closed needs no closing.
+        assert!(
+            lives
+                .restarted_in_place(&[connector("b", 3, false)])
+                .is_empty()
+        );
+        assert_ne!(
+            life(&connector("a", 0, true)),
+            life(&connector("a", 1, true))
+        );
     }
 }

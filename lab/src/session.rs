@@ -145,6 +145,20 @@ impl Substrate for LabSubstrate {
         }
     }
 
+    fn can_restart_in_place(&self) -> bool {
+        match self {
+            LabSubstrate::Local(s) => s.can_restart_in_place(),
+            LabSubstrate::Kube(s) => s.can_restart_in_place(),
+        }
+    }
+
+    async fn restart_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.restart_pod(pod).await,
+            LabSubstrate::Kube(s) => s.restart_pod(pod).await,
+        }
+    }
+
     async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         match self {
             LabSubstrate::Local(s) => s.resume_pod(pod).await,

@@ -2,6 +2,7 @@
 //! traffic through the connector service; the report must say what really happened.
 
 use e2e::TestLab;
+use lab::substrate::Substrate;
 use serde_json::Value;
 
 fn latest_outage(lab: &TestLab) -> Value {
@@ -165,4 +166,42 @@ fn an_unknown_scenario_lists_the_built_ins() {
     lab.xtask(&["bootstrap"]).assert_ok();
     lab.xtask(&["outage", "--scenario", "meteor-strike"])
         .assert_fails_with("crux-and-kafka");
+}
+
+/// A process restarted in place keeps its pod (uid) and readiness gate but loses its
+/// server, as a container after an OOM kill: the lab takes it out of the rotation,
+/// configures and starts it again, and only then puts it back.
+#[test]
+fn a_pod_restarted_in_place_is_taken_out_healed_and_back_with_its_uid() {
+    let lab = TestLab::new("127.83");
+    lab.up(&["--replicas", "2", "--server-start-delay", "1s"])
+        .assert_ok();
+    lab.xtask(&["bootstrap"]).assert_ok();
+    let (substrate, _) = lab.local_substrate();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let before = runtime.block_on(substrate.list_pods()).unwrap();
+    let before = before.get("lab-crux-0").unwrap().clone();
+    let scenario = lab.dir.path().join("oom.yaml");
+    std::fs::write(
+        &scenario,
+        "name: oom\nsteps:\n  - action: restart\n    target: {role: connector, pod: 0}\n    then: wait-healed\n",
+    )
+    .unwrap();
+    let run = lab.xtask(&["outage", "--scenario", scenario.to_str().unwrap()]);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains(
+            "lab-crux-0 restarted in place (restart 1): out of the rotation until healed"
+        ),
+        "{}",
+        run.stderr
+    );
+    let report = latest_outage(&lab);
+    assert_eq!(report["healed"], true, "{report:#}");
+    assert!(report["pods"][0]["ready_again_ms"].as_u64().is_some());
+    let after = runtime.block_on(substrate.list_pods()).unwrap();
+    let after = after.get("lab-crux-0").unwrap();
+    assert_eq!(after.uid, before.uid, "the same pod");
+    assert_eq!(after.restarts, before.restarts + 1);
+    assert!(after.ready, "back in the rotation");
 }

@@ -49,12 +49,17 @@ struct PodLog {
 }
 
 impl PodLog {
+    /// When the pod was back after the fault: running and ready, having been seen out of
+    /// service since (a replacement has a new uid; a pod restarted in place keeps its uid,
+    /// and its gate must have closed and opened again).
     fn back_at(&self, downed: &Downed) -> Option<u64> {
+        let mut was_out = false;
         self.events
             .iter()
             .filter(|(at, pod)| *at >= downed.at_ms && pod.name == downed.name)
             .find(|(_, pod)| {
-                pod.uid != downed.old_uid && pod.phase == PodPhase::Running && pod.ready
+                was_out |= pod.uid != downed.old_uid || !pod.ready;
+                was_out && pod.phase == PodPhase::Running && pod.ready
             })
             .map(|(at, _)| *at)
     }
@@ -318,9 +323,10 @@ async fn drive<S: Substrate>(
             Action::Delete => substrate.delete_pod(&name).await?,
             Action::Pause => substrate.pause_pod(&name).await?,
             Action::Resume => substrate.resume_pod(&name).await?,
+            Action::Restart => substrate.restart_pod(&name).await?,
         }
         last_fault = probe.now_ms();
-        if matches!(step.action, Action::Kill | Action::Delete) {
+        if matches!(step.action, Action::Kill | Action::Delete | Action::Restart) {
             downed.push(Downed {
                 name: name.clone(),
                 old_uid: pod.uid.clone(),
@@ -395,6 +401,17 @@ fn check_supported<S: Substrate>(substrate: &S, scenario: &Scenario) -> anyhow::
         !pauses || substrate.can_pause(),
         "scenario {} pauses pods, which the {} substrate cannot do; use kill or delete \
          steps, or run it on the local substrate",
+        scenario.name,
+        substrate.name()
+    );
+    let restarts = scenario
+        .steps
+        .iter()
+        .any(|step| step.action == Action::Restart);
+    anyhow::ensure!(
+        !restarts || substrate.can_restart_in_place(),
+        "scenario {} restarts pods in place, which the lab cannot do on the {} substrate; \
+         use kill or delete steps, or run it on the local substrate",
         scenario.name,
         substrate.name()
     );

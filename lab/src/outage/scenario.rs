@@ -47,6 +47,9 @@ pub enum Action {
     /// Freeze the pod where the substrate can (local: SIGSTOP).
     Pause,
     Resume,
+    /// Restart the pod's process in place where the substrate can: the same pod, its
+    /// restart count up and its state gone (an OOM-killed container).
+    Restart,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -492,7 +495,7 @@ mod tests {
         let message =
             error("name: x\nsteps:\n  - action: explode\n    target: {role: connector, pod: 0}\n");
         assert!(
-            message.contains("steps[0].action: unknown variant `explode`, expected one of `kill`, `delete`, `pause`, `resume`"),
+            message.contains("steps[0].action: unknown variant `explode`, expected one of `kill`, `delete`, `pause`, `resume`, `restart`"),
             "{message}"
         );
         let message =

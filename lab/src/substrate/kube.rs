@@ -351,6 +351,16 @@ impl Substrate for KubeSubstrate {
     async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         Err(not_supported("resume", pod))
     }
+
+    /// On a cluster a container restarts in place when it is OOM-killed or fails its
+    /// liveness probe; the lab does not cause that there (the healer still notices it).
+    fn can_restart_in_place(&self) -> bool {
+        false
+    }
+
+    async fn restart_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        Err(not_supported("restart in place", pod))
+    }
 }
 
 fn not_supported(action: &str, pod: &str) -> SubstrateError {

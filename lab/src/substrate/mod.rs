@@ -173,4 +173,11 @@ pub trait Substrate: Sync {
 
     /// Thaws a paused pod.
     fn resume_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
+
+    /// Whether [`Substrate::restart_pod`] can work here.
+    fn can_restart_in_place(&self) -> bool;
+
+    /// Restarts the pod's process in place: same uid, restart count one up, readiness
+    /// gate kept, state lost (a container restarted after an OOM kill).
+    fn restart_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
 }

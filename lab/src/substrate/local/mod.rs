@@ -186,4 +186,12 @@ impl Substrate for LocalSubstrate {
     async fn resume_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         self.pod_action(pod, "resume").await
     }
+
+    fn can_restart_in_place(&self) -> bool {
+        true
+    }
+
+    async fn restart_pod(&self, pod: &str) -> Result<(), SubstrateError> {
+        self.pod_action(pod, "restart").await
+    }
 }

@@ -35,6 +35,7 @@ pub(super) async fn serve(listener: TcpListener, shared: Shared) -> anyhow::Resu
         .route("/v1/pods/{name}/kill", post(kill))
         .route("/v1/pods/{name}/delete", post(delete))
         .route("/v1/pods/{name}/pause", post(pause))
+        .route("/v1/pods/{name}/restart", post(restart))
         .route("/v1/pods/{name}/resume", post(resume))
         .route("/v1/services/connector", get(service_stats))
         .route("/v1/shutdown", post(shutdown_all))
@@ -122,6 +123,10 @@ async fn pause(State(shared): State<Shared>, Path(name): Path<String>) -> Respon
 
 async fn resume(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
     request(&shared, &name, Request::Resume).await
+}
+
+async fn restart(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    request(&shared, &name, Request::RestartInPlace).await
 }
 
 async fn request(shared: &Shared, name: &str, request: Request) -> Response {

@@ -25,6 +25,10 @@ pub(super) enum Request {
     Pause,
     /// SIGCONT.
     Resume,
+    /// SIGKILL, then the same pod starts again in place: its uid and readiness gate are
+    /// kept and its restart count grows, while everything the process held is gone (a
+    /// container restarted by the kubelet after an OOM kill or a failed liveness probe).
+    RestartInPlace,
 }
 
 #[derive(Clone)]
@@ -94,6 +98,8 @@ async fn supervise(
     timing: Timing,
 ) {
     let mut restarts = 0u32;
+    // The identity a process restarted in place keeps.
+    let mut kept_uid: Option<String> = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -109,19 +115,27 @@ async fn supervise(
                 continue;
             }
         };
-        let uid = uuid::Uuid::new_v4().to_string();
+        let in_place = kept_uid.is_some();
+        let uid = kept_uid
+            .take()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let pid = child.id();
         update_pod(&state, &pod.name, |info| {
             info.uid = uid.clone();
             info.phase = PodPhase::Running;
-            info.ready = false;
-            info.ready_since_unix_ms = None;
+            // A pod restarted in place keeps its readiness gate, as on Kubernetes: that
+            // the runner must notice, since the new process knows nothing of its server.
+            if !in_place {
+                info.ready = false;
+                info.ready_since_unix_ms = None;
+            }
             info.restarts = restarts;
             info.pid = pid;
         });
 
         let probe = (pod.role != Role::Connector)
             .then(|| tokio::spawn(probe_readiness(state.clone(), pod.clone(), uid.clone())));
+        let mut restarting_in_place = false;
         let stopping = loop {
             tokio::select! {
                 status = child.wait() => {
@@ -135,6 +149,10 @@ async fn supervise(
                         Request::Delete => terminate(&mut child, timing.grace).await,
                         Request::Pause => signal_child(&child, libc::SIGSTOP),
                         Request::Resume => signal_child(&child, libc::SIGCONT),
+                        Request::RestartInPlace => {
+                            restarting_in_place = true;
+                            let _ = child.start_kill();
+                        }
                     }
                 }
                 () = stop_requested(&mut shutdown) => {
@@ -145,6 +163,12 @@ async fn supervise(
         };
         if let Some(probe) = probe {
             probe.abort();
+        }
+        if restarting_in_place && !stopping {
+            update_pod(&state, &pod.name, |info| info.pid = None);
+            kept_uid = Some(uid);
+            restarts += 1;
+            continue;
         }
         update_pod(&state, &pod.name, |info| {
             info.ready = false;
