@@ -41,6 +41,24 @@ pub struct HealEvent {
 /// How often one pod identity is tried before its failure stands.
 const HEAL_ATTEMPTS: u32 = 5;
 
+/// Takes a pod restarted in place out of the rotation: on Kubernetes its readiness gate
+/// survives a container restart, so once its port answers it would get traffic with no
+/// server configured (what upstream's chart did after every OOM kill).
+async fn close_gate<S: Substrate>(substrate: &S, pod: &PodInfo, pods: &mut [PodInfo]) {
+    eprintln!(
+        "  {} restarted in place (restart {}): out of the rotation until healed",
+        pod.name, pod.restarts
+    );
+    match substrate.set_ready(&pod.name, &pod.uid, false).await {
+        Ok(()) => {
+            if let Some(listed) = pods.iter_mut().find(|p| p.name == pod.name) {
+                listed.ready = false;
+            }
+        }
+        Err(error) => eprintln!("  could not take {} out of the rotation: {error}", pod.name),
+    }
+}
+
 /// One life of a pod: its identity and how often it restarted in place. A heal is tried
 /// per life, so a pod restarted in place is healed afresh.
 fn life(pod: &PodInfo) -> String {
@@ -160,24 +178,6 @@ impl<'a, S: Substrate> Healer<'a, S> {
         .await)
     }
 
-    /// Takes a pod restarted in place out of the rotation: on Kubernetes its readiness
-    /// gate survives a container restart, so once its port answers it would get traffic
-    /// with no server configured (what upstream's chart did after every OOM kill).
-    async fn close_gate(&self, pod: &PodInfo, pods: &mut [PodInfo]) {
-        eprintln!(
-            "  {} restarted in place (restart {}): out of the rotation until healed",
-            pod.name, pod.restarts
-        );
-        match self.substrate.set_ready(&pod.name, &pod.uid, false).await {
-            Ok(()) => {
-                if let Some(listed) = pods.iter_mut().find(|p| p.name == pod.name) {
-                    listed.ready = false;
-                }
-            }
-            Err(error) => eprintln!("  could not take {} out of the rotation: {error}", pod.name),
-        }
-    }
-
     /// Watches the pods until `stop` resolves, healing each replacement as it appears.
     /// A heal that fails (the golden store electing a leader, say) is tried again after a
     /// pause, a few times; each pod identity's last outcome is reported.
@@ -190,7 +190,7 @@ impl<'a, S: Substrate> Healer<'a, S> {
         tokio::pin!(stop);
         loop {
             for pod in lives.restarted_in_place(&pods.pods) {
-                self.close_gate(&pod, &mut pods.pods).await;
+                close_gate(self.substrate, &pod, &mut pods.pods).await;
             }
             let now = Instant::now();
             let candidates: Vec<PodInfo> = Self::unready(&pods.pods)
@@ -274,5 +274,60 @@ mod tests {
             life(&connector("a", 0, true)),
             life(&connector("a", 1, true))
         );
+    }
+
+    /// On kind: the container's restartCount grows under the same pod uid while the
+    /// serving gate stays True; the gate of exactly that pod identity is patched False.
+    #[tokio::test]
+    async fn on_kubernetes_a_container_restart_closes_that_pods_gate() {
+        use crate::substrate::Endpoints;
+        use crate::substrate::kube::KubeSubstrate;
+        use crate::substrate::kube::mock::{MockApi, PODS, PodSpec, list, ok};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        let restarts = Arc::new(AtomicU32::new(0));
+        let seen_restarts = restarts.clone();
+        let pod = move || {
+            let restarts = [seen_restarts.load(Ordering::SeqCst)];
+            PodSpec {
+                name: "lab-crux-0",
+                uid: "u1",
+                component: "connector",
+                phase: "Running",
+                serving: Some("True"),
+                restarts: &restarts,
+            }
+            .json()
+        };
+        let api = MockApi::new(Box::new(move |seen| match seen.method.as_str() {
+            "GET" if seen.path == PODS => Some(ok(list("Pod", "7", vec![pod()]))),
+            "GET" | "PATCH" => Some(ok(pod())),
+            _ => None,
+        }));
+        let endpoints = Endpoints {
+            connector_service_url: "https://lab-crux.ns.svc.cluster.local:9443".into(),
+            golden_store_bootstrap: "lab-kafka:9092".into(),
+        };
+        let substrate = KubeSubstrate::new(api.client.clone(), "ns", "lab", endpoints);
+        let mut lives = Lives::default();
+        let first = substrate.list_pods().await.unwrap().pods;
+        assert!(lives.restarted_in_place(&first).is_empty());
+
+        restarts.store(1, Ordering::SeqCst);
+        let mut pods = substrate.list_pods().await.unwrap().pods;
+        let restarted = lives.restarted_in_place(&pods);
+        assert_eq!(restarted.len(), 1);
+        close_gate(&substrate, &restarted[0], &mut pods).await;
+
+        let patch = api
+            .seen()
+            .into_iter()
+            .rfind(|seen| seen.method.as_str() == "PATCH")
+            .expect("the gate was patched");
+        assert_eq!(patch.path, format!("{PODS}/lab-crux-0/status"));
+        assert_eq!(patch.body["metadata"]["uid"], "u1");
+        assert_eq!(patch.body["status"]["conditions"][0]["status"], "False");
+        assert!(!pods[0].ready, "the healer now sees it out of the rotation");
     }
 }
