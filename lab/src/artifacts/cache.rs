@@ -163,10 +163,7 @@ impl Cache {
                 let size = self.fetch(jar).await?;
                 let done = done.fetch_add(1, Ordering::SeqCst) + 1;
                 let bytes = bytes.fetch_add(size, Ordering::SeqCst) + size;
-                progress.update(&format!(
-                    "{done}/{total}, {:.1} MiB",
-                    bytes as f64 / (1024.0 * 1024.0)
-                ));
+                progress.update(done, total, bytes);
                 Ok(())
             }))
             .buffer_unordered(CONCURRENT_FETCHES)
@@ -287,7 +284,7 @@ pub fn sha256_of(path: &Path) -> std::io::Result<String> {
     digest_of(&mut std::fs::File::open(path)?)
 }
 
-fn digest_of(reader: &mut impl std::io::Read) -> std::io::Result<String> {
+pub(super) fn digest_of(reader: &mut impl std::io::Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -298,7 +295,7 @@ fn digest_of(reader: &mut impl std::io::Read) -> std::io::Result<String> {
     }
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -333,19 +330,16 @@ impl Progress {
         }
     }
 
-    fn update(&self, state: &str) {
+    fn update(&self, done: usize, total: usize, bytes: u64) {
+        let state = format!(
+            "{done}/{total}, {:.1} MiB",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
         if self.terminal {
             eprint!("\r  {}: {state}  ", self.title);
             let _ = std::io::stderr().flush();
             return;
         }
-        let (done, total) = state
-            .split_once(',')
-            .and_then(|(counts, _)| counts.split_once('/'))
-            .and_then(|(done, total)| {
-                Some((done.parse::<usize>().ok()?, total.parse::<usize>().ok()?))
-            })
-            .unwrap_or((0, 1));
         let quarter = done * 4 / total.max(1);
         if self.printed_quarters.fetch_max(quarter, Ordering::SeqCst) < quarter {
             eprintln!("  {state}");

