@@ -235,10 +235,20 @@ pub fn pod_specs(jvm: &Jvm, plan: &AddressPlan, brokers: &[Broker]) -> Vec<PodSp
 }
 
 /// A KRaft cluster id: 16 random bytes, base64url without padding (what
-/// `kafka-storage.sh random-uuid` prints).
+/// `kafka-storage.sh random-uuid` prints). Like Kafka's own, never one starting with `-`:
+/// the storage tool would read it as an option ("--cluster-id: expected one argument"),
+/// which failed one `lab-up` in about 64.
 fn new_cluster_id() -> String {
+    loop {
+        let id = base64url(uuid::Uuid::new_v4().into_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn base64url(bytes: [u8; 16]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut bits = 0u32;
     let mut held = 0;
     let mut id = String::with_capacity(22);
@@ -270,6 +280,12 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_ne!(id, new_cluster_id());
+        // 2,000 draws hold about 31 that would start with '-' if left alone.
+        assert!((0..2_000).all(|_| !new_cluster_id().starts_with('-')));
+        assert!(
+            base64url([0xf8; 16]).starts_with('-'),
+            "the case the loop avoids"
+        );
     }
 
     #[test]
