@@ -4,8 +4,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lab::commands::{
-    BootstrapArgs, HealArgs, OutageArgs, PtsArgs, StatusArgs, bootstrap_command, heal_command,
-    outage_command, pts_command, status_command,
+    BootstrapArgs, HealArgs, OutageArgs, PtsArgs, ReportArgs, StatusArgs, bootstrap_command,
+    heal_command, outage_command, pts_command, report_command, status_command,
 };
 use lab::state::LabDir;
 use std::path::PathBuf;
@@ -43,6 +43,8 @@ enum Command {
     Heal(HealArgs),
     /// Inject a scenario's faults while a probe sends traffic; measure, heal, check, report.
     Outage(OutageArgs),
+    /// Analyse PTS results (as `cargo xtask report`, without cargo's own start).
+    Report(ReportArgs),
     /// In the runner pod: record the lab from the chart's configuration, then wait.
     Runner {
         /// The chart's lab.json.
@@ -73,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pts(args) => runtime()?.block_on(pts_command(dir, &args)),
         Command::Heal(args) => runtime()?.block_on(heal_command(dir, &args)),
         Command::Outage(args) => runtime()?.block_on(outage_command(dir, &args)),
+        Command::Report(args) => report_command(dir, args),
         Command::Runner { config } => runtime()?.block_on(lab::runner::runner_command(dir, config)),
         Command::ExportRun => lab::runner::export_run(&dir, std::io::stdout().lock()),
     }

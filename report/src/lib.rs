@@ -12,6 +12,7 @@
 
 pub mod archive;
 mod compare;
+mod gzip;
 mod json;
 mod parts;
 mod pipeline;

@@ -4,7 +4,7 @@
 //! as streams, entry by entry; nothing is unpacked to disk.
 
 use super::ReportError;
-use flate2::read::GzDecoder;
+use super::gzip::GzipMember;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -225,7 +225,7 @@ where
                 origin: origin.clone(),
             });
         }
-        let mut archive = tar::Archive::new(GzDecoder::new(compressed));
+        let mut archive = tar::Archive::new(GzipMember::new(compressed).map_err(read_error)?);
         for entry in archive.entries().map_err(read_error)? {
             let mut entry = entry.map_err(read_error)?;
             if !entry.header().entry_type().is_file() {

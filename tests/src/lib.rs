@@ -98,6 +98,16 @@ impl TestLab {
         Run::from_output(self.command(args).output().expect("running xtask"))
     }
 
+    /// The built `lab` binary, as the README types it, on this test's lab folder.
+    pub fn lab_binary(&self, args: &[&str]) -> Run {
+        let output = Command::new(self.bins.join("lab"))
+            .args(args)
+            .env("EGERIA_HA_LAB_DIR", self.dir.path())
+            .output()
+            .expect("running the lab binary");
+        Run::from_output(output)
+    }
+
     /// `lab-up` in this test's loopback range, with the given extra flags.
     pub fn up(&self, extra: &[&str]) -> Run {
         let mut args = vec![

@@ -228,6 +228,13 @@ async fn pts_runs_through_the_balancer_and_results_come_back_in_upstream_format(
         .find(|p| p["method"] == "addEntity")
         .unwrap();
     assert_eq!(add_entity["count"], json!(n * ENTITY_TYPES));
+    // The built binary's form of the command (what the README types, for speed) reads the
+    // latest run by default and gives the very same figures.
+    let binary_out = lab.dir.path().join("report-by-lab-binary");
+    lab.lab_binary(&["report", "--out", binary_out.to_str().unwrap()])
+        .assert_ok();
+    let by_binary = read(&binary_out.join("summary.json"));
+    assert_eq!(by_binary["pairs"], summary["pairs"]);
     lab.xtask(&["pts"]).assert_fails_with("never overwritten");
 }
 

@@ -14,7 +14,6 @@ mod outage;
 mod paths;
 mod pts;
 mod remote;
-mod report;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -60,7 +59,7 @@ enum Command {
     /// Measure the lab's speed targets.
     Bench(bench::Args),
     /// Analyse PTS results: per-method medians, percentiles, plots; compare two runs.
-    Report(report::Args),
+    Report(lab::commands::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,7 +77,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Artifacts(args) => artifacts::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Report(args) => report::run(lab_dir, args),
+        Command::Report(args) => lab::commands::report_command(lab_dir, args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

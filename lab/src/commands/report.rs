@@ -1,13 +1,14 @@
-//! `cargo xtask report`: per-(profile, method) figures of a PTS result set, with Markdown,
-//! JSON and SVG output; `--compare` sets a second run beside it and fails on regressions.
+//! `report` (`cargo xtask report`, or the built `lab report` without cargo's own start):
+//! per-(profile, method) figures of a PTS result set, with Markdown, JSON and SVG output;
+//! `--compare` sets a second run beside it and fails on regressions.
 
+use crate::report::{self, Comparison};
+use crate::state::LabDir;
 use anyhow::Context;
-use lab::report::{self, Comparison};
-use lab::state::LabDir;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct ReportArgs {
     /// A run folder, an upstream result folder (profile-details/ or pd.tar.gz) or a
     /// release tarball [default: the latest run's pts/ folder].
     path: Option<PathBuf>,
@@ -25,7 +26,7 @@ pub struct Args {
 /// How the last line states the command's peak memory (read by `cargo xtask bench report`).
 pub const PEAK_MEMORY_LABEL: &str = "peak memory:";
 
-pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
+pub fn report_command(lab_dir: LabDir, args: ReportArgs) -> anyhow::Result<()> {
     report(lab_dir, args)?;
     if let Some(kib) = peak_memory_kib() {
         println!("{PEAK_MEMORY_LABEL} {:.1} MiB", kib as f64 / 1024.0);
@@ -43,7 +44,7 @@ fn peak_memory_kib() -> Option<u64> {
     line.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-fn report(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
+fn report(lab_dir: LabDir, args: ReportArgs) -> anyhow::Result<()> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         anyhow::bail!(
             "--threshold must be a percentage of zero or more, not {}",
