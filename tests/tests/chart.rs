@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, Container, PodSpec, ResourceRequirements, Service, ServiceAccount,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use k8s_openapi::serde::Deserialize;
 use k8s_openapi::serde::de::DeserializeOwned;
@@ -25,7 +28,11 @@ const RELEASE: &str = "lab";
 const PLACEHOLDER_SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
 const PLACEHOLDER_SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-const PRESETS: [&str; 2] = ["values-laptop-16g.yaml", "values-ci-render.yaml"];
+const PRESETS: [&str; 3] = [
+    "values-laptop-16g.yaml",
+    "values-ci-render.yaml",
+    "values-cluster.yaml",
+];
 
 fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -199,6 +206,7 @@ fn check_typed(doc: &Value) -> Result<(), String> {
         "ServiceAccount" => round_trip::<ServiceAccount>(doc),
         "Role" => round_trip::<Role>(doc),
         "RoleBinding" => round_trip::<RoleBinding>(doc),
+        "PodDisruptionBudget" => round_trip::<PodDisruptionBudget>(doc),
         other => {
             return Err(format!(
                 "{name}: kind {other} is not one this chart should render"
@@ -333,6 +341,13 @@ fn defaults_and_presets_render_only_known_fields() {
     assert_eq!(Rendered::new(&[]).objects(), expected);
     for name in PRESETS {
         let path = preset(name);
+        let mut expected = expected.clone();
+        // Only the cluster preset keeps majorities through drains.
+        if name == "values-cluster.yaml" {
+            for budget in ["lab-crux", "lab-kafka"] {
+                expected.insert(("PodDisruptionBudget".to_owned(), budget.to_owned()));
+            }
+        }
         assert_eq!(Rendered::new(&["-f", &path]).objects(), expected, "{name}");
     }
 }
@@ -944,4 +959,148 @@ fn release_names_the_lab_cannot_use_are_refused() {
             run.stderr
         );
     }
+}
+
+/// `(cpu, memory)` requested and limited.
+fn sizing(resources: &ResourceRequirements) -> [(String, String); 2] {
+    let pick = |quantities: &Option<
+        BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| {
+        let quantities = quantities.as_ref().expect("set");
+        (quantities["cpu"].0.clone(), quantities["memory"].0.clone())
+    };
+    [pick(&resources.requests), pick(&resources.limits)]
+}
+
+fn owned(pairs: [(&str, &str); 2]) -> [(String, String); 2] {
+    pairs.map(|(cpu, memory)| (cpu.to_owned(), memory.to_owned()))
+}
+
+/// The anti-affinity of a workload's pods: `"required"` or `"preferred"`, and the component
+/// it keeps apart.
+fn anti_affinity(affinity: &Option<Affinity>) -> (&'static str, String) {
+    let anti = affinity
+        .as_ref()
+        .and_then(|affinity| affinity.pod_anti_affinity.as_ref())
+        .expect("pods carry an anti-affinity");
+    let (kind, term) = match (
+        &anti.required_during_scheduling_ignored_during_execution,
+        &anti.preferred_during_scheduling_ignored_during_execution,
+    ) {
+        (Some(required), None) => ("required", required[0].clone()),
+        (None, Some(preferred)) => ("preferred", preferred[0].pod_affinity_term.clone()),
+        other => panic!("exactly one kind of anti-affinity expected: {other:?}"),
+    };
+    assert_eq!(term.topology_key, "kubernetes.io/hostname");
+    let labels = term.label_selector.unwrap().match_labels.unwrap();
+    (kind, labels["app.kubernetes.io/component"].clone())
+}
+
+#[test]
+fn the_cluster_preset_sizes_pods_as_upstream_persists_brokers_and_keeps_majorities() {
+    let cluster = preset("values-cluster.yaml");
+    let rendered = Rendered::new(&["-f", &cluster]);
+    let crux = rendered.get::<StatefulSet>("lab-crux").spec.unwrap();
+    let crux_pod = crux.template.spec.unwrap();
+    assert_eq!(
+        sizing(container(&crux_pod, "platform").resources.as_ref().unwrap()),
+        owned([("1", "4Gi"), ("2", "8Gi")])
+    );
+    let pts_pod = rendered
+        .get::<Deployment>("lab-pts")
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(
+        sizing(container(&pts_pod, "platform").resources.as_ref().unwrap()),
+        owned([("1", "2Gi"), ("2", "4Gi")])
+    );
+    let kafka = rendered.get::<StatefulSet>("lab-kafka").spec.unwrap();
+    let claim = kafka.volume_claim_templates.unwrap()[0]
+        .spec
+        .clone()
+        .unwrap();
+    assert_eq!(
+        claim.resources.unwrap().requests.unwrap()["storage"].0,
+        "10Gi"
+    );
+    assert_eq!(
+        claim.storage_class_name, None,
+        "the cluster's default class"
+    );
+    // A majority of each kept through drains: 2 of 3, and 3 of 5.
+    for (replicas, majority) in [("3", 2), ("5", 3)] {
+        let scaled = Rendered::new(&[
+            "-f",
+            &cluster,
+            "--set",
+            &format!("crux.replicas={replicas}"),
+            "--set",
+            &format!("kafka.replicas={replicas}"),
+        ]);
+        for (name, component) in [("lab-crux", "connector"), ("lab-kafka", "golden-store")] {
+            let budget = scaled.get::<PodDisruptionBudget>(name).spec.unwrap();
+            assert_eq!(
+                budget.min_available,
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(majority)),
+                "{name} with {replicas} replicas"
+            );
+            let selector = budget.selector.unwrap().match_labels.unwrap();
+            assert_eq!(selector["app.kubernetes.io/component"], component);
+            assert_eq!(selector["app.kubernetes.io/instance"], RELEASE);
+        }
+    }
+    // No budgets unless asked for (the laptop keeps none: kind's nodes are never drained).
+    let laptop = Rendered::new(&["-f", &preset("values-laptop-16g.yaml")]);
+    assert!(
+        !laptop
+            .objects()
+            .iter()
+            .any(|(kind, _)| kind == "PodDisruptionBudget")
+    );
+    // With an external Kafka, only the connector pods' budget.
+    let external = Rendered::new(&[
+        "-f",
+        &cluster,
+        "--set",
+        "kafka.external.bootstrapServers=ext:9092",
+    ]);
+    assert!(external.find::<PodDisruptionBudget>("lab-kafka").is_none());
+    assert!(external.find::<PodDisruptionBudget>("lab-crux").is_some());
+}
+
+#[test]
+fn anti_affinity_is_preferred_unless_the_lab_makes_it_required() {
+    for (extra, expected) in [
+        (vec![], "preferred"),
+        (
+            vec!["--set", "scheduling.antiAffinity=required"],
+            "required",
+        ),
+    ] {
+        let rendered = Rendered::new(&extra);
+        for (workload, component) in [("lab-crux", "connector"), ("lab-kafka", "golden-store")] {
+            let pod = rendered
+                .get::<StatefulSet>(workload)
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap();
+            assert_eq!(
+                anti_affinity(&pod.affinity),
+                (expected, component.to_owned()),
+                "{workload} {extra:?}"
+            );
+        }
+    }
+    let run = template(&["--set", "scheduling.antiAffinity=always"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("scheduling.antiAffinity"),
+        "{}",
+        run.stderr
+    );
 }

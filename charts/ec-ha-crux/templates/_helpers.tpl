@@ -121,3 +121,43 @@ in Init. Rendering fails when the checksum value is missing or does not fit its 
 - name: MALLOC_ARENA_MAX
   value: "2"
 {{- end -}}
+
+{{/* Anti-affinity spreading one component's pods over nodes. `preferred` still schedules
+them all on one node; `required` (set by the lab on a cluster with a node for each) never
+puts two on one node, so losing a node costs at most one. Call with the component dict. */}}
+{{- define "ec-ha-crux.antiAffinity" -}}
+podAntiAffinity:
+{{- if eq .ctx.Values.scheduling.antiAffinity "required" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: kubernetes.io/hostname
+      labelSelector:
+        matchLabels:
+          {{- include "ec-ha-crux.selectorLabels" . | nindent 10 }}
+{{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "ec-ha-crux.selectorLabels" . | nindent 12 }}
+{{- end }}
+{{- end -}}
+
+{{/* A PodDisruptionBudget keeping a majority of one component's pods through voluntary
+disruptions (a drain takes at most a minority). Call with (dict "ctx" $ "component" C
+"name" N "replicas" R). */}}
+{{- define "ec-ha-crux.majorityBudget" -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .ctx.Release.Name }}-{{ .name }}
+  namespace: {{ .ctx.Release.Namespace }}
+  labels:
+    {{- include "ec-ha-crux.componentLabels" . | nindent 4 }}
+spec:
+  minAvailable: {{ add1 (div (int .replicas) 2) }}
+  selector:
+    matchLabels:
+      {{- include "ec-ha-crux.selectorLabels" . | nindent 6 }}
+{{- end -}}
