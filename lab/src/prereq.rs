@@ -163,16 +163,26 @@ pub fn check_kind(memory_needed_gib: u64) -> Vec<Check> {
                 "install kind (not packaged in Debian): see https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
             ),
         ),
-        check_version_of(
-            "helm",
-            &["version", "--short"],
-            "installs the ec-ha-crux chart",
-            Install::Manual(
-                "install helm (not packaged in Debian): see https://helm.sh/docs/intro/install/",
-            ),
-        ),
+        check_helm(),
         check_memory(memory_needed_gib),
     ]
+}
+
+/// An existing cluster needs only helm here: the cluster is the user's, and the runner
+/// image is pushed to a registry it can pull from.
+pub fn check_cluster() -> Vec<Check> {
+    vec![check_helm()]
+}
+
+fn check_helm() -> Check {
+    check_version_of(
+        "helm",
+        &["version", "--short"],
+        "installs the ec-ha-crux chart",
+        Install::Manual(
+            "install helm (not packaged in Debian): see https://helm.sh/docs/intro/install/",
+        ),
+    )
 }
 
 fn check_version_of(

@@ -2,7 +2,7 @@
 //! (kube-rs exec, output streamed as it comes), and fetch the runner's run folder back
 //! into the host's run folder. The client is built from the lab's own kubeconfig only.
 
-use crate::state::{KindState, LabState, SubstrateState};
+use crate::state::{KubeState, LabState};
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -10,19 +10,10 @@ use kube::api::{AttachParams, ListParams};
 use std::path::Path;
 use tokio::io::AsyncReadExt;
 
-/// The kind record of a lab, or `None` for a lab on another substrate.
-pub fn kind_state(state: &LabState) -> Option<&KindState> {
-    match &state.substrate {
-        SubstrateState::Kind(kind) => Some(kind),
-        _ => None,
-    }
-}
-
-async fn runner_pod(kind: &KindState, release: &str) -> anyhow::Result<(Api<Pod>, String)> {
-    let client =
-        crate::substrate::kube::client_from_kubeconfig(&kind.kubeconfig, Some(&kind.context))
-            .await
-            .with_context(|| format!("the lab's kubeconfig {}", kind.kubeconfig.display()))?;
+async fn runner_pod(kind: &KubeState, release: &str) -> anyhow::Result<(Api<Pod>, String)> {
+    let client = crate::substrate::kube::client_for(kind)
+        .await
+        .with_context(|| format!("the lab's cluster (context {})", kind.context))?;
     let pods: Api<Pod> = Api::namespaced(client, &kind.namespace);
     let selector =
         format!("app.kubernetes.io/instance={release},app.kubernetes.io/component=runner");
@@ -45,7 +36,7 @@ async fn runner_pod(kind: &KindState, release: &str) -> anyhow::Result<(Api<Pod>
 
 /// Runs `lab <args>` in the runner pod, streaming its output; fails when it fails.
 pub async fn run_in_runner(state: &LabState, args: &[String]) -> anyhow::Result<()> {
-    let kind = kind_state(state).context("not a kind lab")?;
+    let kind = state.kube().context("not a lab on Kubernetes")?;
     let (pods, pod) = runner_pod(kind, &state.settings.release).await?;
     let command: Vec<String> = std::iter::once("lab".to_string())
         .chain(args.iter().cloned())
@@ -89,7 +80,7 @@ pub async fn run_in_runner(state: &LabState, args: &[String]) -> anyhow::Result<
 
 /// Copies the runner's current run folder into `run_dir` (its files replace same-named ones).
 pub async fn fetch_run(state: &LabState, run_dir: &Path) -> anyhow::Result<()> {
-    let kind = kind_state(state).context("not a kind lab")?;
+    let kind = state.kube().context("not a lab on Kubernetes")?;
     let (pods, pod) = runner_pod(kind, &state.settings.release).await?;
     let mut attached = pods
         .exec(

@@ -58,7 +58,7 @@ impl Session {
                     state.endpoints.clone(),
                 ))
             }
-            SubstrateState::Kind(_) => return Err(SessionError::OnKind(state_path)),
+            SubstrateState::Kube(_) => return Err(SessionError::OnKind(state_path)),
             SubstrateState::InCluster(cluster) => {
                 let client = crate::substrate::kube::in_cluster_client()
                     .await

@@ -14,6 +14,8 @@ pub enum SubstrateKind {
     Kind,
     /// Processes on loopback addresses, supervised by the lab's control plane.
     Local,
+    /// An existing Kubernetes cluster, named by `--context`: the same chart and flow.
+    Cluster,
 }
 
 impl SubstrateKind {
@@ -21,6 +23,7 @@ impl SubstrateKind {
         match self {
             SubstrateKind::Kind => "kind",
             SubstrateKind::Local => "local",
+            SubstrateKind::Cluster => "cluster",
         }
     }
 }
@@ -41,8 +44,8 @@ pub struct LabState {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SubstrateState {
     Local(LocalState),
-    /// The host's record of a lab on kind.
-    Kind(KindState),
+    /// The host's record of a lab on Kubernetes: kind, or an existing cluster.
+    Kube(KubeState),
     /// The runner pod's record of the lab it runs in.
     InCluster(InClusterState),
 }
@@ -54,30 +57,46 @@ pub struct InClusterState {
 
 impl LabState {
     pub fn kind(&self) -> SubstrateKind {
-        match self.substrate {
+        match &self.substrate {
             SubstrateState::Local(_) => SubstrateKind::Local,
-            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => SubstrateKind::Kind,
+            SubstrateState::Kube(kube) if kube.kind_cluster.is_none() => SubstrateKind::Cluster,
+            SubstrateState::Kube(_) | SubstrateState::InCluster(_) => SubstrateKind::Kind,
+        }
+    }
+
+    /// The host's record of a lab on Kubernetes (kind or an existing cluster).
+    pub fn kube(&self) -> Option<&KubeState> {
+        match &self.substrate {
+            SubstrateState::Kube(kube) => Some(kube),
+            SubstrateState::Local(_) | SubstrateState::InCluster(_) => None,
         }
     }
 
     pub fn local(&self) -> Option<&LocalState> {
         match &self.substrate {
             SubstrateState::Local(local) => Some(local),
-            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => None,
+            SubstrateState::Kube(_) | SubstrateState::InCluster(_) => None,
         }
     }
 }
 
+/// A lab on Kubernetes as the host records it: on the kind cluster the lab manages, or on
+/// an existing cluster the user named (`--substrate cluster`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct KindState {
-    pub cluster: String,
-    /// The cluster's own kubeconfig, written by kind for the lab: the lab never reads the
-    /// user's default kubeconfig or current context.
-    pub kubeconfig: PathBuf,
+pub struct KubeState {
+    /// The kind cluster the lab runs in; `None` on an existing cluster.
+    pub kind_cluster: Option<String>,
+    /// The kubeconfig: the one kind wrote for the lab, or the one named with
+    /// `--kubeconfig`; `None`: `$KUBECONFIG` or `~/.kube/config`. Either way only the
+    /// named context is used, never the current one.
+    pub kubeconfig: Option<PathBuf>,
     pub context: String,
     pub namespace: String,
-    /// Whether this lab created the cluster (and so may delete it).
+    /// Whether this lab created the kind cluster (and so may delete it).
     pub created_cluster: bool,
+    /// Whether this lab created the namespace (and so deletes it at lab-down).
+    #[serde(default)]
+    pub created_namespace: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

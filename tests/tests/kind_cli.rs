@@ -1,7 +1,8 @@
-//! The kind substrate's command-line glue against fake `docker`, `kind` and `helm`
-//! executables that record their arguments: the command sequence of lab-up and lab-down,
-//! idempotence, a failing step named in the error, and never deleting a cluster the lab
-//! did not create. (No cluster can run here; the kube side is tested against a mock API.)
+//! The kind and cluster substrates' command-line glue against fake `docker`, `kind` and
+//! `helm` executables that record their arguments: the command sequence of lab-up and
+//! lab-down, idempotence, a failing step named in the error, never deleting a cluster the
+//! lab did not create, and an existing cluster refused before anything is created. (No
+//! cluster can run here; the kube side is tested against a mock API.)
 
 use e2e::{Run, TestLab};
 use std::io::{BufRead, BufReader, Write};
@@ -180,7 +181,7 @@ fn lab_up_creates_builds_loads_installs_in_order_and_lab_down_deletes_what_it_cr
         "kind create cluster --name egeria-ha-lab --config",
         "docker build --tag egeria-ha-lab/runner:",
         "helm template lab charts/ec-ha-crux --values charts/ec-ha-crux/values-laptop-16g.yaml --values ",
-        "helm upgrade --install --namespace egeria-ha-lab --create-namespace --kubeconfig",
+        "helm upgrade --install --namespace egeria-ha-lab --kube-context kind-egeria-ha-lab --kubeconfig",
     ];
     let positions: Vec<usize> = order.iter().map(|p| position(&log, p)).collect();
     assert!(
@@ -199,6 +200,11 @@ fn lab_up_creates_builds_loads_installs_in_order_and_lab_down_deletes_what_it_cr
     assert!(
         log.iter()
             .any(|l| l.starts_with("kind load docker-image egeria-ha-lab/runner:")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("helm upgrade") && l.contains(" --create-namespace ")),
         "{log:#?}"
     );
     // The lab's own kubeconfig, never the user's.
@@ -426,4 +432,129 @@ fn an_unreadable_checksum_stops_lab_up_before_anything_is_created() {
         }
         assert!(lab.state().is_none());
     }
+}
+
+/// `lab-up --substrate cluster` with the checksum pinned, and `extra` flags.
+fn cluster_up(fakes: &Fakes, extra: &[&str]) -> Vec<String> {
+    let pinned = pinned_values(fakes.dir.path()).display().to_string();
+    let mut args: Vec<String> = ["lab-up", "--substrate", "cluster", "--values", &pinned]
+        .map(str::to_string)
+        .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Neither the cluster nor the host was touched: no tool ran, no run folder, no state.
+#[track_caller]
+fn nothing_created(fakes: &Fakes, lab: &TestLab) {
+    let log = fakes.log();
+    for tool in ["helm", "docker", "kind"] {
+        assert!(
+            !log.iter()
+                .any(|l| l.starts_with(&format!("{tool} ")) && !l.starts_with("helm version")),
+            "{tool} ran: {log:#?}"
+        );
+    }
+    assert!(lab.state().is_none());
+    let runs = lab.dir.path().join("runs");
+    let left: Vec<_> = std::fs::read_dir(&runs)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "run folders left: {left:?}");
+}
+
+#[test]
+fn an_existing_cluster_needs_a_named_context_and_a_runner_image() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    fakes
+        .run(
+            &lab,
+            &cluster_up(&fakes, &["--runner-image", "reg.example/runner:1"]),
+            &[],
+        )
+        .assert_fails_with(
+            "--substrate cluster needs --context NAME: the lab never uses the current context",
+        );
+    fakes
+        .run(&lab, &cluster_up(&fakes, &["--context", "prod"]), &[])
+        .assert_fails_with("--substrate cluster needs --runner-image REPOSITORY:TAG");
+    fakes
+        .run(
+            &lab,
+            &cluster_up(
+                &fakes,
+                &["--context", "prod", "--runner-image", "reg.example/runner"],
+            ),
+            &[],
+        )
+        .assert_fails_with("has no tag");
+    // The cluster's flags on another substrate are a mistake, not something to ignore.
+    fakes
+        .run(&lab, &[UP, &["--context", "prod"]].concat(), &[])
+        .assert_fails_with("--context is for --substrate cluster");
+    nothing_created(&fakes, &lab);
+}
+
+#[test]
+fn an_unknown_context_or_a_silent_api_server_is_named_and_nothing_is_created() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    let kubeconfig = fakes
+        .dir
+        .path()
+        .join("kubeconfig.txt")
+        .display()
+        .to_string();
+    let flags = |context: &'static str| {
+        cluster_up(
+            &fakes,
+            &[
+                "--context",
+                context,
+                "--kubeconfig",
+                &kubeconfig,
+                "--runner-image",
+                "reg.example/runner:1",
+            ],
+        )
+    };
+    let unknown = fakes.run(&lab, &flags("prod-eu"), &[]);
+    unknown.assert_fails_with("context prod-eu: nothing was created");
+    unknown.assert_fails_with("it has no context \"prod-eu\" (it has: kind-egeria-ha-lab)");
+    // The kubeconfig's server is port 1 on loopback: nothing answers there.
+    let silent = fakes.run(&lab, &flags("kind-egeria-ha-lab"), &[]);
+    silent.assert_fails_with(
+        "the Kubernetes API server https://127.0.0.1:1/ (context kind-egeria-ha-lab) did not answer",
+    );
+    silent.assert_fails_with("nothing was created");
+    nothing_created(&fakes, &lab);
+}
+
+#[test]
+fn the_runner_image_is_built_under_the_given_name_and_never_pushed() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    let built = fakes.run(
+        &lab,
+        &[
+            "runner-image",
+            "--tag",
+            "reg.example:5000/team/runner:0.1.0",
+        ],
+        &[],
+    );
+    built.assert_ok();
+    assert!(
+        built
+            .stdout
+            .contains("docker push reg.example:5000/team/runner:0.1.0"),
+        "{}",
+        built.stdout
+    );
+    let log = fakes.log();
+    assert_eq!(
+        log,
+        ["docker build --tag reg.example:5000/team/runner:0.1.0 --file Dockerfile ."]
+    );
 }

@@ -55,6 +55,7 @@ fn prerequisites(substrate: SubstrateKind) -> Vec<Check> {
         SubstrateKind::Local => prereq::check_local(),
         // The laptop preset's needs: what `lab-up --substrate kind` uses by default.
         SubstrateKind::Kind => prereq::check_kind(12),
+        SubstrateKind::Cluster => prereq::check_cluster(),
     }
 }
 

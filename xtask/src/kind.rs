@@ -6,16 +6,15 @@
 
 pub mod checksum;
 
+use crate::chart::{self, ChartOptions, step};
 use anyhow::{Context, bail};
-use lab::settings::LabSettings;
-use lab::state::{KindState, LabDir, LabState, SubstrateState, read_json, write_json};
+use lab::state::{KubeState, LabDir, LabState, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use xshell::{Shell, cmd};
 
 pub const CLUSTER: &str = "egeria-ha-lab";
-const CHART: &str = "charts/ec-ha-crux";
 const RUNNER_IMAGE: &str = "egeria-ha-lab/runner";
 
 /// Whether the lab created the cluster; kept across lab-down when the cluster is kept.
@@ -26,15 +25,8 @@ struct ClusterRecord {
 }
 
 pub struct KindOptions {
-    pub settings: LabSettings,
+    pub chart: ChartOptions,
     pub namespace: String,
-    /// A values preset of the chart (`values-<preset>.yaml`), if any.
-    pub preset: Option<String>,
-    /// The user's own values files, applied after the preset.
-    pub values_files: Vec<PathBuf>,
-    /// `--set-string` arguments the lab adds after every values file (the connector's
-    /// checksum, when no values file pins it).
-    pub overrides: Vec<String>,
     /// Install into a same-named cluster the lab did not create (never deleting it).
     pub adopt_cluster: bool,
     pub deadline: Duration,
@@ -46,12 +38,6 @@ fn record_path(lab_dir: &LabDir) -> PathBuf {
 
 fn kubeconfig_path(lab_dir: &LabDir) -> PathBuf {
     lab_dir.root().join("kind").join("kubeconfig")
-}
-
-/// Runs one step, naming it in the error if it fails.
-fn step<T>(name: &str, run: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    eprintln!("  {name}");
-    run().with_context(|| format!("step \"{name}\" failed"))
 }
 
 pub fn runner_image() -> String {
@@ -66,12 +52,11 @@ pub fn up(lab_dir: &LabDir, run_dir: &Path, options: &KindOptions) -> anyhow::Re
     let kubeconfig = kubeconfig_path(lab_dir);
     let created_cluster = ensure_cluster(&shell, lab_dir, &kubeconfig, options.adopt_cluster)?;
     let runner = runner_image();
-    step("building the runner image", || {
-        cmd!(shell, "docker build --tag {runner} --file Dockerfile .")
-            .run()
-            .map_err(Into::into)
-    })?;
-    let values = chart_values(options);
+    crate::runner_image::build(&shell, &runner)?;
+    let values = options.chart.values(&[
+        ("runner.image.repository", RUNNER_IMAGE.to_string()),
+        ("runner.image.tag", env!("CARGO_PKG_VERSION").to_string()),
+    ]);
     let images = step("listing the chart's images", || {
         let values = &values;
         let rendered = cmd!(shell, "helm template {values...}").read()?;
@@ -83,79 +68,17 @@ pub fn up(lab_dir: &LabDir, run_dir: &Path, options: &KindOptions) -> anyhow::Re
         images.push(runner.clone());
     }
     load_images(&images, &runner)?;
-    let context = format!("kind-{CLUSTER}");
-    let namespace = &options.namespace;
-    step("installing the chart", || {
-        let values = &values;
-        cmd!(
-            shell,
-            "helm upgrade --install --namespace {namespace} --create-namespace --kubeconfig {kubeconfig} --kube-context {context} {values...}"
-        )
-        .run()
-        .map_err(Into::into)
-    })?;
-    let settings = &options.settings;
-    Ok(LabState {
-        settings: settings.clone(),
-        run_id: run_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        run_dir: run_dir.to_path_buf(),
-        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        endpoints: lab::substrate::Endpoints {
-            connector_service_url: format!("https://{}-crux:9443", settings.release),
-            golden_store_bootstrap: format!("{}-kafka:9092", settings.release),
-        },
-        substrate: SubstrateState::Kind(KindState {
-            cluster: CLUSTER.to_string(),
-            kubeconfig,
-            context,
-            namespace: namespace.clone(),
-            created_cluster,
-        }),
-    })
-}
-
-/// `<release> <chart> [-f preset] --set …`: the same for `helm template` and the install.
-fn chart_values(options: &KindOptions) -> Vec<String> {
-    let settings = &options.settings;
-    let mut values = vec![settings.release.clone(), CHART.to_string()];
-    if let Some(preset) = &options.preset {
-        values.push("--values".into());
-        values.push(preset_values(preset));
-    }
-    for file in &options.values_files {
-        values.push("--values".into());
-        values.push(file.display().to_string());
-    }
-    for (key, value) in [
-        ("crux.replicas", settings.replicas.to_string()),
-        ("runner.image.tag", env!("CARGO_PKG_VERSION").to_string()),
-    ] {
-        values.push("--set".into());
-        values.push(format!("{key}={value}"));
-    }
-    values.extend(options.overrides.iter().cloned());
-    values
-}
-
-/// A preset's values file, relative to the workspace root (helm runs there).
-fn preset_values(preset: &str) -> String {
-    format!("{CHART}/values-{preset}.yaml")
-}
-
-/// Every values file of an install in the order helm applies them: the chart's defaults,
-/// the preset's, then the user's own.
-pub fn values_files(preset: &str, user_files: &[PathBuf]) -> Vec<PathBuf> {
-    let root = crate::paths::workspace_root();
-    [
-        root.join(CHART).join("values.yaml"),
-        root.join(preset_values(preset)),
-    ]
-    .into_iter()
-    .chain(user_files.iter().cloned())
-    .collect()
+    let kube = KubeState {
+        kind_cluster: Some(CLUSTER.to_string()),
+        kubeconfig: Some(kubeconfig),
+        context: format!("kind-{CLUSTER}"),
+        namespace: options.namespace.clone(),
+        created_cluster,
+        // By helm's --create-namespace; it goes with the cluster.
+        created_namespace: false,
+    };
+    chart::install(&shell, &values, &kube, true)?;
+    Ok(chart::lab_state(&options.chart.settings, run_dir, kube))
 }
 
 /// Creates the cluster unless it exists; returns whether this lab created it. A cluster of
@@ -353,36 +276,21 @@ fn host_platform() -> String {
 /// it is to be kept.
 pub fn down(
     lab_dir: &LabDir,
-    state: &KindState,
+    kube: &KubeState,
     release: &str,
     keep_cluster: bool,
 ) -> anyhow::Result<()> {
     let shell = Shell::new()?;
-    let (namespace, kubeconfig, context) = (&state.namespace, &state.kubeconfig, &state.context);
-    step("uninstalling the chart", || {
-        let output = cmd!(shell, "helm uninstall {release} --namespace {namespace} --kubeconfig {kubeconfig} --kube-context {context}")
-            .ignore_status()
-            .output()?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        // Already gone is what lab-down wants.
-        if output.status.success() || stderr.contains("not found") {
-            Ok(())
-        } else {
-            bail!("helm uninstall: {}", stderr.trim())
-        }
-    })?;
-    if !state.created_cluster {
-        println!(
-            "  the cluster {} was not created by this lab: left as it is",
-            state.cluster
-        );
+    chart::uninstall(&shell, release, kube)?;
+    let cluster = kube.kind_cluster.as_deref().unwrap_or(CLUSTER);
+    if !kube.created_cluster {
+        println!("  the cluster {cluster} was not created by this lab: left as it is");
         return Ok(());
     }
     if keep_cluster {
-        println!("  the cluster {} is kept (--keep-cluster)", state.cluster);
+        println!("  the cluster {cluster} is kept (--keep-cluster)");
         return Ok(());
     }
-    let cluster = &state.cluster;
     step("deleting the kind cluster", || {
         cmd!(shell, "kind delete cluster --name {cluster}")
             .run()
@@ -390,45 +298,6 @@ pub fn down(
     })?;
     std::fs::remove_file(record_path(lab_dir)).ok();
     Ok(())
-}
-
-/// Waits (kube-rs watches, deadline) for every workload of the release; on failure writes
-/// pod status, events and logs to the run folder and says where.
-pub async fn wait_until_ready(state: &LabState, deadline: Duration) -> anyhow::Result<()> {
-    let SubstrateState::Kind(kind) = &state.substrate else {
-        bail!("not a kind lab");
-    };
-    let release = &state.settings.release;
-    eprintln!(
-        "  waiting for the workloads (up to {})",
-        humantime::format_duration(deadline)
-    );
-    let client =
-        lab::substrate::kube::client_from_kubeconfig(&kind.kubeconfig, Some(&kind.context))
-            .await
-            .context("step \"waiting for the workloads\" failed: the cluster's kubeconfig")?;
-    let waited = lab::substrate::kube::wait_for_workloads(
-        client.clone(),
-        &kind.namespace,
-        release,
-        deadline,
-    )
-    .await;
-    let Err(error) = waited else {
-        return Ok(());
-    };
-    let diagnostics = match lab::substrate::kube::dump_diagnostics(
-        client,
-        &kind.namespace,
-        release,
-        &state.run_dir,
-    )
-    .await
-    {
-        Ok(dir) => format!("pod status, events and logs are in {}", dir.display()),
-        Err(dump_error) => format!("diagnostics could not be collected either: {dump_error}"),
-    };
-    bail!("step \"waiting for the workloads\" failed: {error}\n  {diagnostics}")
 }
 
 #[cfg(test)]

@@ -16,9 +16,12 @@ pub fn run(lab_dir: LabDir, args: DownArgs) -> anyhow::Result<()> {
 /// Takes down whatever lab is recorded, on its own substrate.
 pub async fn take_down(lab_dir: &LabDir, keep_cluster: bool) -> anyhow::Result<()> {
     if let Some(state) = lab_dir.load_state()?
-        && let SubstrateState::Kind(kind) = &state.substrate
+        && let SubstrateState::Kube(kube) = &state.substrate
     {
-        crate::kind::down(lab_dir, kind, &state.settings.release, keep_cluster)?;
+        match kube.kind_cluster {
+            Some(_) => crate::kind::down(lab_dir, kube, &state.settings.release, keep_cluster)?,
+            None => crate::cluster::down(kube, &state.settings.release).await?,
+        }
         lab_dir.clear()?;
         println!("lab of run {} is down", state.run_id);
         return Ok(());

@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
     crate::paths::runtime()?.block_on(async {
         let state = crate::lab_up::up(&lab_dir, &args.up).await?;
-        let on_kind = lab::remote::kind_state(&state).is_some();
+        let on_kind = state.kube().is_some();
         let flow = async {
             let with_outage = args.outage.scenario != "none";
             let outage = OutageArgs {

@@ -28,15 +28,29 @@ pub struct UpArgs {
     /// How long to wait for every pod to answer [default: 60s local, 20m kind].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub ready_timeout: Option<Duration>,
-    /// kind: a values preset of the chart, e.g. laptop-16g.
-    #[arg(long, default_value = "laptop-16g")]
-    pub preset: String,
-    /// kind: a values file of your own for the chart (repeatable; validated by its schema).
+    /// kind, cluster: a values preset of the chart [default: laptop-16g on kind, cluster
+    /// on an existing cluster].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// kind, cluster: a values file of your own for the chart (repeatable; validated by its
+    /// schema).
     #[arg(long = "values", value_name = "FILE")]
     pub values_files: Vec<std::path::PathBuf>,
-    /// kind: the namespace the chart is installed in.
+    /// kind, cluster: the namespace the chart is installed in (on a cluster, created when
+    /// absent and then deleted at lab-down; one holding objects of others is refused).
     #[arg(long, default_value = "egeria-ha-lab")]
     pub namespace: String,
+    /// cluster: the kubeconfig context of the cluster (required: the lab never uses the
+    /// current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// cluster: the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// cluster: the runner image, REPOSITORY:TAG, pushed where the cluster pulls from
+    /// (`cargo xtask runner-image --tag REF` builds it).
+    #[arg(long, value_name = "REF", value_parser = crate::runner_image::parse_reference)]
+    pub runner_image: Option<crate::runner_image::ImageReference>,
     /// kind: install into an existing cluster named egeria-ha-lab that this lab did not
     /// create (it will never be deleted).
     #[arg(long)]
@@ -66,8 +80,23 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     };
     // Refuse bad input before spending time on a build.
     settings.validate()?;
-    if args.substrate == SubstrateKind::Kind {
-        return kind_up(lab_dir, args, settings).await;
+    if args.substrate != SubstrateKind::Cluster {
+        let cluster_only = [
+            ("--context", args.context.is_some()),
+            ("--kubeconfig", args.kubeconfig.is_some()),
+            ("--runner-image", args.runner_image.is_some()),
+        ];
+        if let Some((flag, _)) = cluster_only.iter().find(|(_, given)| *given) {
+            anyhow::bail!(
+                "{flag} is for --substrate cluster (an existing cluster); the {} substrate makes its own",
+                args.substrate.label()
+            );
+        }
+    }
+    match args.substrate {
+        SubstrateKind::Kind => return kind_up(lab_dir, args, settings).await,
+        SubstrateKind::Cluster => return cluster_up(lab_dir, args, settings).await,
+        SubstrateKind::Local => {}
     }
     let bin_dir = crate::paths::lab_binaries()?;
     let options = UpOptions {
@@ -99,12 +128,9 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     Ok(state)
 }
 
-async fn kind_up(
-    lab_dir: &LabDir,
-    args: &UpArgs,
-    settings: LabSettings,
-) -> anyhow::Result<LabState> {
-    let missing: Vec<String> = lab::prereq::check_kind(preset_memory_gib(&args.preset))
+/// Refuses a substrate whose tools are missing, naming each and how to install it.
+fn refuse_missing(substrate: SubstrateKind, checks: Vec<lab::prereq::Check>) -> anyhow::Result<()> {
+    let missing: Vec<String> = checks
         .into_iter()
         .filter(|check| !check.is_ok())
         .map(|check| {
@@ -117,11 +143,16 @@ async fn kind_up(
         })
         .collect();
     if !missing.is_empty() {
+        let label = substrate.label();
         anyhow::bail!(
-            "the kind substrate cannot run here:\n  {}\n(`cargo xtask doctor --substrate kind` checks again; `--substrate local` runs the lab without Docker)",
+            "the {label} substrate cannot run here:\n  {}\n(`cargo xtask doctor --substrate {label}` checks again; `--substrate local` runs the lab without Docker or a cluster)",
             missing.join("\n  ")
         );
     }
+    Ok(())
+}
+
+fn refuse_a_second_lab(lab_dir: &LabDir) -> anyhow::Result<()> {
     if let Some(existing) = lab_dir.load_state()? {
         anyhow::bail!(
             "a lab is already up (release {}, run {}, substrate {}); run `cargo xtask lab-down` first",
@@ -130,16 +161,32 @@ async fn kind_up(
             existing.kind().label()
         );
     }
+    Ok(())
+}
+
+async fn kind_up(
+    lab_dir: &LabDir,
+    args: &UpArgs,
+    settings: LabSettings,
+) -> anyhow::Result<LabState> {
+    let preset = args.preset.clone().unwrap_or_else(|| "laptop-16g".into());
+    refuse_missing(
+        SubstrateKind::Kind,
+        lab::prereq::check_kind(preset_memory_gib(&preset)),
+    )?;
+    refuse_a_second_lab(lab_dir)?;
     // Before anything is created: without the checksum the chart cannot be installed.
-    let values_files = crate::kind::values_files(&args.preset, &args.values_files);
+    let values_files = crate::chart::values_files(&preset, &args.values_files);
     let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
     let options = crate::kind::KindOptions {
-        settings,
+        chart: crate::chart::ChartOptions {
+            settings,
+            preset,
+            values_files: args.values_files.clone(),
+            overrides,
+        },
         namespace: args.namespace.clone(),
-        preset: Some(args.preset.clone()),
-        values_files: args.values_files.clone(),
-        overrides,
         adopt_cluster: args.adopt_cluster,
         deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
     };
@@ -150,9 +197,53 @@ async fn kind_up(
     let state = crate::kind::up(lab_dir, &run_dir, &options)?;
     // Recorded before waiting, so that lab-down can take down a lab that never got ready.
     lab_dir.save_state(&state)?;
-    crate::kind::wait_until_ready(&state, options.deadline).await?;
+    crate::chart::wait_until_ready(&state, options.deadline).await?;
     println!(
         "lab {} is up on kind (run {}, namespace {})",
+        state.settings.release, state.run_id, options.namespace
+    );
+    Ok(state)
+}
+
+async fn cluster_up(
+    lab_dir: &LabDir,
+    args: &UpArgs,
+    settings: LabSettings,
+) -> anyhow::Result<LabState> {
+    let (context, runner_image) =
+        crate::cluster::require(args.context.as_deref(), args.runner_image.as_ref())?;
+    refuse_missing(SubstrateKind::Cluster, lab::prereq::check_cluster())?;
+    refuse_a_second_lab(lab_dir)?;
+    let preset = args.preset.clone().unwrap_or_else(|| "cluster".into());
+    let values_files = crate::chart::values_files(&preset, &args.values_files);
+    let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
+    let options = crate::cluster::ClusterOptions {
+        chart: crate::chart::ChartOptions {
+            settings,
+            preset,
+            values_files: args.values_files.clone(),
+            overrides,
+        },
+        context: context.to_string(),
+        kubeconfig: args.kubeconfig.clone(),
+        namespace: args.namespace.clone(),
+        runner_image: runner_image.clone(),
+        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
+    };
+    eprintln!(
+        "starting the cluster substrate (context {context}, namespace {})",
+        options.namespace
+    );
+    // The run folder only once the cluster has passed its checks: a refused cluster leaves
+    // nothing behind, here or there.
+    let checked = crate::cluster::check(&options).await?;
+    let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &options.chart.settings.release)?;
+    let state = crate::cluster::install(&run_dir, &options, checked).await?;
+    // Recorded before waiting, so that lab-down can take down a lab that never got ready.
+    lab_dir.save_state(&state)?;
+    crate::chart::wait_until_ready(&state, options.deadline).await?;
+    println!(
+        "lab {} is up on context {context} (run {}, namespace {})",
         state.settings.release, state.run_id, options.namespace
     );
     Ok(state)

@@ -4,6 +4,8 @@
 mod artifacts;
 mod bench;
 mod bootstrap;
+mod chart;
+mod cluster;
 mod doctor;
 mod heal;
 mod kind;
@@ -14,6 +16,7 @@ mod outage;
 mod paths;
 mod pts;
 mod remote;
+mod runner_image;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +59,9 @@ enum Command {
     Doctor(doctor::Args),
     /// The jars the local substrate runs: fill the cache for offline use, or regenerate the lock.
     Artifacts(artifacts::Args),
+    /// Build the runner image under a name of your choice for `--substrate cluster` (the lab
+    /// never pushes it).
+    RunnerImage(runner_image::Args),
     /// Measure the lab's speed targets.
     Bench(bench::Args),
     /// Analyse PTS results: per-method medians, percentiles, plots; compare two runs.
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Artifacts(args) => artifacts::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::RunnerImage(args) => runner_image::run(args),
         Command::Report(args) => lab::commands::report_command(lab_dir, args),
     };
     match outcome {

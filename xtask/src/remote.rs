@@ -24,7 +24,7 @@ pub async fn on_kind(lab_dir: &LabDir, args: &[String], fetch: bool) -> anyhow::
     let Some(state) = lab_dir.load_state()? else {
         return Ok(false);
     };
-    if lab::remote::kind_state(&state).is_none() {
+    if state.kube().is_none() {
         return Ok(false);
     }
     let outcome = lab::remote::run_in_runner(&state, args).await;

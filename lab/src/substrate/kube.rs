@@ -3,6 +3,7 @@
 //! runner pod); the host uses the workload wait and the diagnostics with the lab's own
 //! kind kubeconfig.
 
+pub mod cluster;
 mod diagnostics;
 #[cfg(test)]
 pub(crate) mod mock;
@@ -15,13 +16,15 @@ pub use diagnostics::dump_diagnostics;
 pub use workloads::wait_for_workloads;
 
 use super::{Endpoints, PodList, Substrate, SubstrateError};
+use crate::state::KubeState;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+pub use kube::Client;
+use kube::{Api, Config};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -34,8 +37,8 @@ const MAX_WATCH_SECONDS: u32 = 290;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
-    #[error("cannot use the kubeconfig {path}: {detail}")]
-    Kubeconfig { path: PathBuf, detail: String },
+    #[error("cannot use the kubeconfig {origin}: {detail}")]
+    Kubeconfig { origin: String, detail: String },
     #[error("cannot reach the Kubernetes API from inside the cluster: {0}")]
     InCluster(#[source] kube::config::InClusterError),
     #[error("cannot build a Kubernetes client: {0}")]
@@ -53,6 +56,12 @@ pub enum KubeError {
         deadline: Duration,
         pending: Vec<String>,
     },
+    #[error("pod {pod} cannot pull its image {image}: {detail}")]
+    ImagePull {
+        pod: String,
+        image: String,
+        detail: String,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -61,20 +70,32 @@ pub enum KubeError {
     },
 }
 
-/// A client for the cluster of the kubeconfig at `path`, and only that file: neither
-/// `$KUBECONFIG` nor `~/.kube/config` is read. The context is the one named; when none
-/// is named the file must hold exactly one context (as the kubeconfig `kind` writes for
-/// the lab's own cluster does), so a shared kubeconfig never sends the lab to whichever
-/// cluster happens to be current.
-pub async fn client_from_kubeconfig(
-    path: &Path,
+/// Where a kubeconfig comes from: a file the lab names, or kube's default files.
+fn kubeconfig_source(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => path.display().to_string(),
+        None => "$KUBECONFIG or ~/.kube/config".to_string(),
+    }
+}
+
+/// A client for the cluster of the kubeconfig at `path` (`None`: `$KUBECONFIG` or
+/// `~/.kube/config`, as kubectl reads them), and the API server's URL. The context is the
+/// one named; when none is named the file must hold exactly one context (as the kubeconfig
+/// `kind` writes for the lab's own cluster does), so a shared kubeconfig never sends the lab
+/// to whichever cluster happens to be current.
+pub async fn cluster_client(
+    path: Option<&Path>,
     context: Option<&str>,
-) -> Result<Client, KubeError> {
+) -> Result<(Client, String), KubeError> {
     let kubeconfig_error = |detail: String| KubeError::Kubeconfig {
-        path: path.to_path_buf(),
+        origin: kubeconfig_source(path),
         detail,
     };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(e.to_string()))?;
+    let kubeconfig = match path {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|e| kubeconfig_error(e.to_string()))?;
     let context = choose_context(&kubeconfig, context).map_err(kubeconfig_error)?;
     let options = KubeConfigOptions {
         context: Some(context),
@@ -83,7 +104,21 @@ pub async fn client_from_kubeconfig(
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| kubeconfig_error(e.to_string()))?;
-    Client::try_from(config).map_err(KubeError::Client)
+    let server = config.cluster_url.to_string();
+    Ok((Client::try_from(config).map_err(KubeError::Client)?, server))
+}
+
+/// [`cluster_client`] without the server's URL.
+pub async fn client_from_kubeconfig(
+    path: Option<&Path>,
+    context: Option<&str>,
+) -> Result<Client, KubeError> {
+    Ok(cluster_client(path, context).await?.0)
+}
+
+/// A client for a lab on Kubernetes, from its record: its kubeconfig and its context only.
+pub async fn client_for(kube: &KubeState) -> Result<Client, KubeError> {
+    client_from_kubeconfig(kube.kubeconfig.as_deref(), Some(&kube.context)).await
 }
 
 fn choose_context(kubeconfig: &Kubeconfig, wanted: Option<&str>) -> Result<String, String> {

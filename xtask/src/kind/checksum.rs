@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use lab::state::{LabDir, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,10 +29,7 @@ fn record_path(lab_dir: &LabDir) -> PathBuf {
 /// The `--set-string` arguments that give the chart the connector's checksum; none when
 /// the values `files` (all of them, in the order helm applies them) already pin it.
 pub async fn chart_values(lab_dir: &LabDir, files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
-    let mut values = Value::Mapping(Default::default());
-    for file in files {
-        merge(&mut values, read_values(file)?);
-    }
+    let values = crate::chart::merged_values(files)?;
     let connector = &values["crux"]["connector"];
     if connector["checksum"]["value"]
         .as_str()
@@ -74,37 +71,6 @@ pub async fn chart_values(lab_dir: &LabDir, files: &[PathBuf]) -> anyhow::Result
         "--set-string".into(),
         format!("crux.connector.checksum.value={}", recorded.value),
     ])
-}
-
-fn read_values(path: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read values file {}", path.display()))?;
-    let values: Value = serde_norway::from_str(&text)
-        .with_context(|| format!("values file {} is not valid YAML", path.display()))?;
-    // An empty file is no values at all, as helm takes it.
-    Ok(if values.is_null() {
-        Value::Mapping(Default::default())
-    } else {
-        values
-    })
-}
-
-/// Helm's merge of a later values file into the earlier ones: maps merge key by key,
-/// anything else replaces.
-fn merge(base: &mut Value, later: Value) {
-    match (base, later) {
-        (Value::Mapping(base), Value::Mapping(later)) => {
-            for (key, value) in later {
-                match base.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, later) => *base = later,
-    }
 }
 
 /// `<repository>/<group as a path>/<artifact>/<version>/<artifact>-<version>[-<classifier>].jar`.
@@ -159,23 +125,6 @@ mod tests {
 
     fn yaml(text: &str) -> Value {
         serde_norway::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn later_values_merge_into_earlier_maps_and_replace_the_rest() {
-        let mut values = yaml(
-            "crux: {replicas: 3, connector: {version: '3.0', checksum: {algorithm: sha1, value: ''}}}",
-        );
-        merge(
-            &mut values,
-            yaml("crux: {connector: {checksum: {value: abc}}, replicas: [1]}"),
-        );
-        assert_eq!(
-            values,
-            yaml(
-                "crux: {replicas: [1], connector: {version: '3.0', checksum: {algorithm: sha1, value: abc}}}"
-            )
-        );
     }
 
     #[test]

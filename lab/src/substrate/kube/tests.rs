@@ -397,10 +397,10 @@ async fn a_client_builds_from_the_given_kubeconfig_only() {
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig_text(&["kind-lab"])).unwrap();
 
-    let client = client_from_kubeconfig(&path, None).await.unwrap();
+    let client = client_from_kubeconfig(Some(&path), None).await.unwrap();
     assert_eq!(client.default_namespace(), "default");
 
-    let Err(missing) = client_from_kubeconfig(&dir.path().join("none"), None).await else {
+    let Err(missing) = client_from_kubeconfig(Some(&dir.path().join("none")), None).await else {
         panic!("a missing kubeconfig gave a client");
     };
     assert!(missing.to_string().contains("none"), "{missing}");
@@ -505,7 +505,7 @@ async fn workloads_not_ready_at_the_deadline_are_named_with_why() {
     .json();
     pulling["status"]["containerStatuses"] = json!([{
         "name": "kafka", "image": "img", "imageID": "", "ready": false, "restartCount": 0,
-        "started": false, "state": { "waiting": { "reason": "ImagePullBackOff" } },
+        "started": false, "state": { "waiting": { "reason": "ContainerCreating" } },
     }]);
     let api = cluster(
         vec![
@@ -539,7 +539,7 @@ async fn workloads_not_ready_at_the_deadline_are_named_with_why() {
         pending,
         &[
             "StatefulSet lab-crux: 1 of 2 replicas created, 1 running with started containers",
-            "StatefulSet lab-kafka: 0 of 1 replicas ready (lab-kafka-0 Pending: kafka ImagePullBackOff)",
+            "StatefulSet lab-kafka: 0 of 1 replicas ready (lab-kafka-0 Pending: kafka ContainerCreating)",
         ]
     );
     let message = error.to_string();
@@ -548,6 +548,69 @@ async fn workloads_not_ready_at_the_deadline_are_named_with_why() {
             "the workloads of release lab in namespace ns were not ready within 30s: StatefulSet lab-crux"
         ),
         "{message}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_image_the_cluster_cannot_pull_fails_the_wait_at_once_naming_pod_image_and_error() {
+    let image = "registry.example.com/team/runner:0.1.0";
+    let mut runner = PodSpec {
+        name: "lab-runner-7d9f",
+        uid: "u-r",
+        component: "runner",
+        phase: "Pending",
+        serving: None,
+        restarts: &[],
+    }
+    .json();
+    runner["status"]["containerStatuses"] = json!([{
+        "name": "runner", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+        "started": false, "state": { "waiting": { "reason": "ImagePullBackOff",
+            "message": format!("Back-off pulling image \"{image}\"") } },
+    }]);
+    let pull_error = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = manifest unknown"
+    );
+    let event = json!({
+        "metadata": { "name": "e1", "namespace": "ns" },
+        "involvedObject": { "kind": "Pod", "name": "lab-runner-7d9f" },
+        "type": "Warning", "reason": "Failed", "message": pull_error,
+    });
+    let api = MockApi::new(Box::new(move |seen| {
+        if seen.is_watch() {
+            return None;
+        }
+        Some(ok(match seen.path.as_str() {
+            "/apis/apps/v1/namespaces/ns/statefulsets" => list("StatefulSet", "5", vec![]),
+            "/apis/apps/v1/namespaces/ns/deployments" => {
+                list("Deployment", "5", vec![deployment("lab-runner", 0)])
+            }
+            PODS => list("Pod", "5", vec![runner.clone()]),
+            "/api/v1/namespaces/ns/events" => list("Event", "5", vec![event.clone()]),
+            other => panic!("unexpected request for {other}"),
+        }))
+    }));
+    let started = tokio::time::Instant::now();
+
+    let error = wait_for_workloads(api.client.clone(), "ns", "lab", Duration::from_secs(600))
+        .await
+        .unwrap_err();
+
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited for the deadline"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("pod lab-runner-7d9f cannot pull its image {image}: {pull_error}")
+    );
+    let asked = api.seen();
+    let events = asked.iter().find(|s| s.path.ends_with("/events")).unwrap();
+    assert!(
+        events
+            .query
+            .contains("fieldSelector=involvedObject.name%3Dlab-runner-7d9f%2Creason%3DFailed"),
+        "{events:?}"
     );
 }
 

@@ -12,7 +12,8 @@ use super::pods::{release_selector, role};
 use crate::substrate::Role;
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event as PodEvent, Pod};
+use kube::api::ListParams;
 use kube::core::NamespaceResourceScope;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::store::Writer;
@@ -52,6 +53,10 @@ pub async fn wait_for_workloads(
         let pending = pending(release, namespace, &sets, &deployments, &pods);
         if pending.is_empty() {
             return Ok(());
+        }
+        if let Some((pod, image)) = pods.objects().iter().find_map(|pod| pull_failure(pod)) {
+            let detail = pull_error(&client, namespace, &pod, &image).await;
+            return Err(KubeError::ImagePull { pod, image, detail });
         }
         tokio::select! {
             Some(update) = updates.next() => match update {
@@ -285,6 +290,48 @@ fn with_troubles(why: String, workload: Option<&str>, pods: &[Arc<Pod>]) -> Stri
         why
     } else {
         format!("{why} ({})", troubles.join(", "))
+    }
+}
+
+/// Waiting reasons of a container whose image cannot be pulled: waiting on longer would
+/// only wait for the deadline.
+const PULL_FAILURES: [&str; 3] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
+
+/// The pod and image of a container (or init container) that cannot pull its image.
+fn pull_failure(pod: &Pod) -> Option<(String, String)> {
+    let status = pod.status.as_ref()?;
+    let containers = (status.init_container_statuses.iter().flatten())
+        .chain(status.container_statuses.iter().flatten());
+    containers
+        .filter(|container| {
+            let waiting = container.state.as_ref().and_then(|s| s.waiting.as_ref());
+            let reason = waiting
+                .and_then(|w| w.reason.as_deref())
+                .unwrap_or_default();
+            PULL_FAILURES.contains(&reason)
+        })
+        .map(|container| {
+            (
+                pod.metadata.name.clone().unwrap_or_default(),
+                container.image.clone(),
+            )
+        })
+        .next()
+}
+
+/// The kubelet's own words for a failed pull, from the pod's latest `Failed` event (the
+/// container status says only "Back-off pulling image" once it backs off).
+async fn pull_error(client: &Client, namespace: &str, pod: &str, image: &str) -> String {
+    let events: Api<PodEvent> = Api::namespaced(client.clone(), namespace);
+    let selector = format!("involvedObject.name={pod},reason=Failed");
+    match events.list(&ListParams::default().fields(&selector)).await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .filter_map(|event| event.message)
+            .rfind(|message| message.contains(image))
+            .unwrap_or_else(|| "no Failed event recorded yet".to_string()),
+        Err(error) => format!("its events could not be read: {error}"),
     }
 }
 

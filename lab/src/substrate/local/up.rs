@@ -242,7 +242,7 @@ pub async fn up(
         let running = match &existing.substrate {
             SubstrateState::Local(local) => is_control_plane(local.control_plane_pid),
             // A lab on another substrate is taken down by its own lab-down.
-            SubstrateState::Kind(_) | SubstrateState::InCluster(_) => true,
+            SubstrateState::Kube(_) | SubstrateState::InCluster(_) => true,
         };
         if running {
             return Err(UpError::AlreadyUp {
