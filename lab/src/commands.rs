@@ -522,6 +522,21 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
             pts.calls, pts.failed
         );
     }
+    for node in &report.node_outages {
+        let ms =
+            |at: Option<u64>| at.map_or_else(|| "not seen".to_owned(), |at| format!("{at} ms"));
+        println!(
+            "  node {} ({}): stopped at {}, NotReady at {}, started at {}, Ready at {}, its pods back at {} (heal {})",
+            node.node,
+            node.pods.join(", "),
+            ms(node.stopped_ms),
+            ms(node.not_ready_ms),
+            ms(node.started_ms),
+            ms(node.ready_ms),
+            ms(node.pods_back_ms),
+            ms(node.heal_ms)
+        );
+    }
     println!(
         "report: {} ({}, {})",
         json.display(),

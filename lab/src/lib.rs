@@ -10,6 +10,7 @@ pub mod commands;
 pub mod egeria;
 pub mod heal;
 pub mod kafka;
+pub mod node_faults;
 pub mod outage;
 /// The PTS report lives in a crate of its own (built optimised in debug builds).
 pub use pts_report as report;

@@ -17,6 +17,9 @@ pub const CONFIG_PATH: &str = "/etc/egeria-ha-lab/lab.json";
 #[derive(Debug, Deserialize)]
 pub struct RunnerConfig {
     pub namespace: String,
+    /// Whether the host carries out node outages (the chart's `runner.nodeFaults`).
+    #[serde(default)]
+    pub node_faults: bool,
     pub settings: LabSettings,
     pub endpoints: Endpoints,
 }
@@ -42,6 +45,7 @@ pub async fn runner_command(dir: LabDir, config_path: PathBuf) -> anyhow::Result
         endpoints: config.endpoints,
         substrate: SubstrateState::InCluster(InClusterState {
             namespace: config.namespace,
+            node_faults: config.node_faults,
         }),
     })?;
     println!("runner ready: run {run_id}");
@@ -107,6 +111,7 @@ mod tests {
                 golden_store_bootstrap: String::new(),
             },
             substrate: SubstrateState::InCluster(InClusterState {
+                node_faults: false,
                 namespace: "ns".into(),
             }),
         })

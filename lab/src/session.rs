@@ -63,12 +63,15 @@ impl Session {
                 let client = crate::substrate::kube::in_cluster_client()
                     .await
                     .map_err(|e| SessionError::InCluster(e.to_string()))?;
-                LabSubstrate::Kube(KubeSubstrate::new(
-                    client,
-                    &cluster.namespace,
-                    &state.settings.release,
-                    state.endpoints.clone(),
-                ))
+                LabSubstrate::Kube(
+                    KubeSubstrate::new(
+                        client,
+                        &cluster.namespace,
+                        &state.settings.release,
+                        state.endpoints.clone(),
+                    )
+                    .with_node_faults(cluster.node_faults),
+                )
             }
         };
         let client = EgeriaClient::new(&state.settings.user);
@@ -156,6 +159,34 @@ impl Substrate for LabSubstrate {
         match self {
             LabSubstrate::Local(s) => s.restart_pod(pod).await,
             LabSubstrate::Kube(s) => s.restart_pod(pod).await,
+        }
+    }
+
+    fn can_stop_nodes(&self) -> bool {
+        match self {
+            LabSubstrate::Local(s) => s.can_stop_nodes(),
+            LabSubstrate::Kube(s) => s.can_stop_nodes(),
+        }
+    }
+
+    async fn stop_node(&self, pod: &str) -> Result<crate::substrate::NodeStopped, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.stop_node(pod).await,
+            LabSubstrate::Kube(s) => s.stop_node(pod).await,
+        }
+    }
+
+    async fn start_node(&self, node: &str) -> Result<(), SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.start_node(node).await,
+            LabSubstrate::Kube(s) => s.start_node(node).await,
+        }
+    }
+
+    async fn node_events(&self) -> Result<Vec<crate::node_faults::NodeEvent>, SubstrateError> {
+        match self {
+            LabSubstrate::Local(s) => s.node_events().await,
+            LabSubstrate::Kube(s) => s.node_events().await,
         }
     }
 

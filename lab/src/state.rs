@@ -53,6 +53,9 @@ pub enum SubstrateState {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InClusterState {
     pub namespace: String,
+    /// Whether the host carries out node outages for this lab (kind only).
+    #[serde(default)]
+    pub node_faults: bool,
 }
 
 impl LabState {

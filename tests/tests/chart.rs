@@ -838,8 +838,12 @@ fn lab_json_holds_the_runner_contract() {
     ]);
     let lab = rendered.lab_json();
     let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
-    assert_eq!(keys(&lab), ["endpoints", "namespace", "settings"]);
+    assert_eq!(
+        keys(&lab),
+        ["endpoints", "namespace", "node_faults", "settings"]
+    );
     assert_eq!(lab["namespace"], "default");
+    assert_eq!(lab["node_faults"], false);
     assert_eq!(
         keys(&lab["settings"]),
         [
@@ -1103,4 +1107,60 @@ fn anti_affinity_is_preferred_unless_the_lab_makes_it_required() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn node_faults_add_the_handshake_config_map_and_only_its_rule() {
+    let rendered = Rendered::new(&["--set", "runner.nodeFaults=true"]);
+    let exchange = rendered.get::<ConfigMap>("lab-node-faults");
+    assert_eq!(
+        exchange.data.unwrap_or_default().len(),
+        0,
+        "empty until asked"
+    );
+    assert_eq!(rendered.lab_json()["node_faults"], true);
+    let config: lab::runner::RunnerConfig =
+        serde_json::from_value(rendered.lab_json()).expect("the runner reads lab.json");
+    assert!(config.node_faults);
+    let rules = rendered.get::<Role>("lab-runner").rules.unwrap();
+    let last = rules.last().unwrap();
+    assert_eq!(
+        (
+            last.resources.clone().unwrap(),
+            last.resource_names.clone().unwrap(),
+            last.verbs.clone()
+        ),
+        (
+            vec!["configmaps".to_owned()],
+            vec!["lab-node-faults".to_owned()],
+            vec!["get".to_owned(), "patch".to_owned()]
+        )
+    );
+    // Off by default (and on an existing cluster): no ConfigMap, no rule.
+    let default = Rendered::new(&[]);
+    assert!(default.find::<ConfigMap>("lab-node-faults").is_none());
+    assert_eq!(default.get::<Role>("lab-runner").rules.unwrap().len(), 4);
+}
+
+#[test]
+fn a_runner_image_from_a_registry_with_a_port_renders() {
+    let rendered = Rendered::new(&[
+        "--set-string",
+        "runner.image.repository=registry.example.com:5000/team/runner",
+        "--set-string",
+        "runner.image.tag=0.1.0",
+    ]);
+    let runner = rendered
+        .get::<Deployment>("lab-runner")
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(
+        container(&runner, "runner").image.as_deref(),
+        Some("registry.example.com:5000/team/runner:0.1.0")
+    );
+    let run = template(&["--set-string", "runner.image.repository=runner@sha256:abc"]);
+    assert!(!run.success, "a digest in the repository rendered");
 }

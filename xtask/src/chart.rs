@@ -33,8 +33,9 @@ pub struct ChartOptions {
 
 impl ChartOptions {
     /// `<release> <chart> -f preset [-f file…] --set …`: the same for `helm template` and
-    /// the install. `settings` are the lab's own values (after the user's files).
-    pub fn values(&self, settings: &[(&str, String)]) -> Vec<String> {
+    /// the install. `settings` (strings) and `switches` are the lab's own values, after
+    /// the user's files; the lab's overrides come last.
+    pub fn values(&self, settings: &[(&str, String)], switches: &[(&str, bool)]) -> Vec<String> {
         let mut values = vec![self.settings.release.clone(), CHART.to_string()];
         values.push("--values".into());
         values.push(preset_values(&self.preset));
@@ -46,6 +47,10 @@ impl ChartOptions {
         values.push(format!("crux.replicas={}", self.settings.replicas));
         for (key, value) in settings {
             values.push("--set-string".into());
+            values.push(format!("{key}={value}"));
+        }
+        for (key, value) in switches {
+            values.push("--set".into());
             values.push(format!("{key}={value}"));
         }
         values.extend(self.overrides.iter().cloned());

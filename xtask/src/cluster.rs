@@ -127,7 +127,10 @@ pub async fn install(
     if spread {
         settings.push(("scheduling.antiAffinity", "required".to_string()));
     }
-    let values = options.chart.values(&settings);
+    // The nodes of an existing cluster are never the lab's to stop.
+    let values = options
+        .chart
+        .values(&settings, &[("runner.nodeFaults", false)]);
     let state = chart::lab_state(&options.chart.settings, run_dir, kube.clone());
     if let Err(error) = chart::install(&Shell::new()?, &values, &kube, false) {
         // Nothing of the release may be left behind in a namespace created a moment ago.

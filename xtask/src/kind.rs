@@ -53,10 +53,14 @@ pub fn up(lab_dir: &LabDir, run_dir: &Path, options: &KindOptions) -> anyhow::Re
     let created_cluster = ensure_cluster(&shell, lab_dir, &kubeconfig, options.adopt_cluster)?;
     let runner = runner_image();
     crate::runner_image::build(&shell, &runner)?;
-    let values = options.chart.values(&[
-        ("runner.image.repository", RUNNER_IMAGE.to_string()),
-        ("runner.image.tag", env!("CARGO_PKG_VERSION").to_string()),
-    ]);
+    let values = options.chart.values(
+        &[
+            ("runner.image.repository", RUNNER_IMAGE.to_string()),
+            ("runner.image.tag", env!("CARGO_PKG_VERSION").to_string()),
+        ],
+        // Node outages only on nodes the lab created: an adopted cluster's are not its own.
+        &[("runner.nodeFaults", created_cluster)],
+    );
     let images = step("listing the chart's images", || {
         let values = &values;
         let rendered = cmd!(shell, "helm template {values...}").read()?;
@@ -270,6 +274,66 @@ fn host_platform() -> String {
         other => other,
     };
     format!("linux/{arch}")
+}
+
+/// The node containers of the kind cluster the lab created, as kind names them; `None`
+/// for a lab elsewhere, or in a cluster the lab did not create (its nodes are never
+/// stopped).
+pub fn own_nodes(kube: &KubeState) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(cluster) = kube
+        .kind_cluster
+        .as_deref()
+        .filter(|_| kube.created_cluster)
+    else {
+        return Ok(None);
+    };
+    let shell = Shell::new()?;
+    let listed = cmd!(shell, "kind get nodes --name {cluster}")
+        .quiet()
+        .read()
+        .with_context(|| format!("listing the nodes of kind cluster {cluster}"))?;
+    Ok(Some(
+        listed
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    ))
+}
+
+/// kind's nodes are Docker containers: stopping one is a node going down with every pod on
+/// it, as a machine losing power would.
+pub struct DockerNodes {
+    shell: Shell,
+}
+
+impl DockerNodes {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(DockerNodes {
+            shell: Shell::new()?,
+        })
+    }
+}
+
+impl lab::node_faults::NodeControl for DockerNodes {
+    fn stop(&self, node: &str) -> Result<(), String> {
+        eprintln!("  docker stop {node}");
+        cmd!(self.shell, "docker stop {node}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .map_err(|e| e.to_string())
+    }
+
+    fn start(&self, node: &str) -> Result<(), String> {
+        eprintln!("  docker start {node}");
+        cmd!(self.shell, "docker start {node}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// `helm uninstall`, then the cluster — but only a cluster this lab created, and not when

@@ -24,10 +24,39 @@ pub async fn on_kind(lab_dir: &LabDir, args: &[String], fetch: bool) -> anyhow::
     let Some(state) = lab_dir.load_state()? else {
         return Ok(false);
     };
-    if state.kube().is_none() {
+    let Some(kube) = state.kube() else {
         return Ok(false);
-    }
-    let outcome = lab::remote::run_in_runner(&state, args).await;
+    };
+    let outcome = match crate::kind::own_nodes(kube)? {
+        // Node outages are asked for by the runner and carried out here, where the kind
+        // node containers are.
+        Some(nodes) => {
+            let client = lab::substrate::kube::client_for(kube).await?;
+            let control = crate::kind::DockerNodes::new()?;
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let runner = async {
+                let outcome = lab::remote::run_in_runner(&state, args).await;
+                let _ = done.send(());
+                outcome
+            };
+            let host = lab::node_faults::serve_host(
+                client,
+                &kube.namespace,
+                &state.settings.release,
+                &nodes,
+                &control,
+                async {
+                    finished.await.ok();
+                },
+            );
+            let (outcome, served) = tokio::join!(runner, host);
+            if let Err(error) = served {
+                eprintln!("warning: node outages could not be carried out: {error}");
+            }
+            outcome
+        }
+        None => lab::remote::run_in_runner(&state, args).await,
+    };
     if fetch {
         lab::remote::fetch_run(&state, &state.run_dir).await?;
         eprintln!("results copied into {}", state.run_dir.display());

@@ -50,6 +50,10 @@ pub struct OutageReport {
     /// window, and how many of them failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pts_during_faults: Option<crate::pts::CallCount>,
+    /// Nodes stopped by `stop-node` steps: which of the lab's pods they took down, when the
+    /// node went NotReady and Ready again, when its pods were back, and the heal time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_outages: Vec<crate::node_faults::NodeOutage>,
     /// Every probe request, in order.
     pub timeline: Vec<Sample>,
 }

@@ -132,6 +132,29 @@ pub fn markdown(report: &OutageReport) -> String {
     }
     md.push('\n');
 
+    if !report.node_outages.is_empty() {
+        md.push_str(
+            "## Nodes\n\n| node | its pods | stopped | NotReady | started | Ready | pods back | heal time |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        let at = |ms: Option<u64>| ms.map_or_else(|| "not seen".to_owned(), duration);
+        for node in &report.node_outages {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                node.node,
+                node.pods.join(", "),
+                at(node.stopped_ms),
+                at(node.not_ready_ms),
+                at(node.started_ms),
+                at(node.ready_ms),
+                at(node.pods_back_ms),
+                at(node.heal_ms),
+            );
+        }
+        md.push('\n');
+    }
+
     md.push_str("## Pods\n\n");
     if report.pods.is_empty() {
         md.push_str("No pod was killed.\n\n");
@@ -637,6 +660,7 @@ mod tests {
                 })
                 .to_vec(),
             pts_during_faults: None,
+            node_outages: Vec::new(),
             timeline,
         }
     }
@@ -757,6 +781,26 @@ mod tests {
             md.contains(
                 "(2.3 s))\n- PTS calls from the first fault to the end of the window: 120 (3 failed)\n\n## Pods"
             ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn markdown_tables_each_node_outage_with_its_times() {
+        let mut node_down = report(small_timeline());
+        node_down.node_outages = vec![crate::node_faults::NodeOutage {
+            node: "egeria-ha-lab-worker2".into(),
+            pods: vec!["lab-crux-1".into(), "lab-kafka-2".into()],
+            stopped_ms: Some(3_000),
+            not_ready_ms: Some(43_000),
+            started_ms: Some(63_000),
+            ready_ms: Some(66_000),
+            pods_back_ms: None,
+            heal_ms: None,
+        }];
+        let md = markdown(&node_down);
+        assert!(
+            md.contains("| egeria-ha-lab-worker2 | lab-crux-1, lab-kafka-2 | 3000 ms (3.0 s) | 43000 ms (43.0 s) | 63000 ms (63.0 s) | 66000 ms (66.0 s) | not seen | not seen |"),
             "{md}"
         );
     }

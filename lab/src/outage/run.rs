@@ -157,6 +157,7 @@ pub async fn run_outage<S: Substrate>(
     let Driven {
         downed,
         healed_in_time,
+        node_outages,
         ..
     } = driven;
 
@@ -202,6 +203,7 @@ pub async fn run_outage<S: Substrate>(
         convergence,
         golden_store_leaders,
         pts_during_faults,
+        node_outages,
         timeline: probed.samples,
     };
     report.failures = judge(&report, options);
@@ -279,6 +281,8 @@ async fn record_pods<S: Substrate>(
 /// What [`drive`] did, on the probe's clock.
 struct Driven {
     downed: Vec<Downed>,
+    /// Nodes stopped and started, with the lab's pods that were on them.
+    node_outages: Vec<crate::node_faults::NodeOutage>,
     first_fault_ms: u64,
     last_fault_ms: u64,
     /// When every downed pod was back (the last step, if none was downed).
@@ -303,8 +307,56 @@ async fn drive<S: Substrate>(
     // Paused targets and the pod each froze: pausing the leader moves the leadership, so
     // `resume leader` must thaw the pod that was paused, not whichever leads now.
     let mut paused: Vec<(Target, String)> = Vec::new();
+    // Stopped nodes by the target that chose them: `start-node` starts the node stopped,
+    // wherever the target pod is now.
+    let mut stopped: Vec<(Target, String)> = Vec::new();
+    let mut node_outages = Vec::new();
     for step in &scenario.steps {
         tokio::time::sleep(step.delay).await;
+        if step.action.is_node_fault() {
+            let before = substrate.list_pods().await?;
+            if step.action == Action::StartNode {
+                let at = (stopped.iter())
+                    .position(|(target, _)| *target == step.target)
+                    .ok_or_else(|| anyhow::anyhow!("no node stopped for {}", step.target))?;
+                let (_, node) = stopped.remove(at);
+                eprintln!("  {} start node {node}", probe.now_ms());
+                substrate.start_node(&node).await?;
+            } else {
+                let name = target_pod(substrate, settings, &step.target).await?;
+                eprintln!("  {} stop the node of {name}", probe.now_ms());
+                let node = substrate.stop_node(&name).await?;
+                let at_ms = probe.now_ms();
+                eprintln!(
+                    "  {at_ms} node {} stopped with {}",
+                    node.node,
+                    node.pods.join(", ")
+                );
+                downed.extend(
+                    before
+                        .pods
+                        .iter()
+                        .filter(|pod| node.pods.contains(&pod.name))
+                        .map(|pod| Downed {
+                            name: pod.name.clone(),
+                            old_uid: pod.uid.clone(),
+                            at_ms,
+                        }),
+                );
+                stopped.push((step.target, node.node.clone()));
+                node_outages.push(crate::node_faults::NodeOutage {
+                    node: node.node,
+                    pods: node.pods,
+                    ..Default::default()
+                });
+            }
+            last_fault = probe.now_ms();
+            if step.then == Then::WaitHealed {
+                healed_in_time &=
+                    wait_healed(substrate, &downed, log, options.heal_deadline).await?;
+            }
+            continue;
+        }
         let frozen = paused.iter().position(|(target, _)| *target == step.target);
         let name = match (step.action, frozen) {
             (Action::Resume, Some(at)) => paused.remove(at).1,
@@ -324,6 +376,7 @@ async fn drive<S: Substrate>(
             Action::Pause => substrate.pause_pod(&name).await?,
             Action::Resume => substrate.resume_pod(&name).await?,
             Action::Restart => substrate.restart_pod(&name).await?,
+            Action::StopNode | Action::StartNode => unreachable!("node steps are handled above"),
         }
         last_fault = probe.now_ms();
         if matches!(step.action, Action::Kill | Action::Delete | Action::Restart) {
@@ -340,10 +393,24 @@ async fn drive<S: Substrate>(
     healed_in_time &= wait_healed(substrate, &downed, log, options.heal_deadline).await?;
     let back = {
         let log = log.lock().expect("pod log");
+        for outage in &mut node_outages {
+            outage.pods_back_ms = (downed.iter())
+                .filter(|d| outage.pods.contains(&d.name))
+                .map(|d| log.back_at(d))
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|times| times.into_iter().max());
+        }
         downed.iter().filter_map(|d| log.back_at(d)).max()
     };
+    if !node_outages.is_empty() {
+        let events = substrate.node_events().await?;
+        for outage in &mut node_outages {
+            outage.observe(&events, |unix_ms| probe.ms_at_unix(unix_ms));
+        }
+    }
     Ok(Driven {
         downed,
+        node_outages,
         first_fault_ms: fault_start,
         last_fault_ms: last_fault,
         pods_back_ms: back.unwrap_or(last_fault).max(last_fault),
@@ -401,6 +468,17 @@ fn check_supported<S: Substrate>(substrate: &S, scenario: &Scenario) -> anyhow::
         !pauses || substrate.can_pause(),
         "scenario {} pauses pods, which the {} substrate cannot do; use kill or delete \
          steps, or run it on the local substrate",
+        scenario.name,
+        substrate.name()
+    );
+    let node_steps = scenario
+        .steps
+        .iter()
+        .any(|step| step.action.is_node_fault());
+    anyhow::ensure!(
+        !node_steps || substrate.can_stop_nodes(),
+        "scenario {} stops nodes, which the lab does only on kind, in a cluster it created \
+         itself: it never stops a node it does not own (the {} substrate here)",
         scenario.name,
         substrate.name()
     );
@@ -959,6 +1037,25 @@ mod tests {
                  delete steps, or run it on the local substrate"
             );
             assert!(api.seen().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_node_outage_is_refused_where_the_nodes_are_not_the_labs() {
+            // An existing cluster's runner: the chart renders no node faults there.
+            let (api, substrate) = lab(0, 1).await;
+            let scenario = crate::outage::scenario::load("node", 3).unwrap();
+
+            let error = check_supported(&substrate, &scenario).unwrap_err();
+
+            assert_eq!(
+                error.to_string(),
+                "scenario node stops nodes, which the lab does only on kind, in a cluster it \
+                 created itself: it never stops a node it does not own (the kube substrate here)"
+            );
+            assert!(api.seen().is_empty(), "no traffic, no fault");
+            // With the host carrying them out (kind), it passes the check.
+            let on_kind = substrate.with_node_faults(true);
+            check_supported(&on_kind, &scenario).unwrap();
         }
     }
 }

@@ -50,6 +50,48 @@ pub enum Action {
     /// Restart the pod's process in place where the substrate can: the same pod, its
     /// restart count up and its state gone (an OOM-killed container).
     Restart,
+    /// Stop the node hosting the target connector pod, with every pod on it (kind only: a
+    /// node container the lab created).
+    StopNode,
+    /// Start again the node that the matching `stop-node` stopped.
+    StartNode,
+}
+
+impl Action {
+    /// The action that undoes this one, for the actions that must be undone in the same
+    /// scenario.
+    fn undone_by(self) -> Option<Action> {
+        match self {
+            Action::Pause => Some(Action::Resume),
+            Action::StopNode => Some(Action::StartNode),
+            _ => None,
+        }
+    }
+
+    fn undoes(self) -> Option<Action> {
+        match self {
+            Action::Resume => Some(Action::Pause),
+            Action::StartNode => Some(Action::StopNode),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Action::Kill => "kill",
+            Action::Delete => "delete",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Restart => "restart",
+            Action::StopNode => "stop-node",
+            Action::StartNode => "start-node",
+        }
+    }
+
+    /// Whether the step works on the node hosting its target rather than on the pod.
+    pub fn is_node_fault(self) -> bool {
+        matches!(self, Action::StopNode | Action::StartNode)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -118,7 +160,7 @@ pub enum ScenarioError {
 }
 
 pub fn builtin_names() -> &'static [&'static str] {
-    &["crux-and-kafka", "rolling-crux", "kafka-leader"]
+    &["crux-and-kafka", "rolling-crux", "kafka-leader", "node"]
 }
 
 // Embedded so that a built-in works whatever the current folder.
@@ -126,6 +168,7 @@ fn builtin_text(name: &str) -> Option<&'static str> {
     match name {
         "crux-and-kafka" => Some(include_str!("../../scenarios/crux-and-kafka.yaml")),
         "rolling-crux" => Some(include_str!("../../scenarios/rolling-crux.yaml")),
+        "node" => Some(include_str!("../../scenarios/node.yaml")),
         "kafka-leader" => Some(include_str!("../../scenarios/kafka-leader.yaml")),
         _ => None,
     }
@@ -242,33 +285,59 @@ impl Scenario {
             }
         }
 
-        // A pod left frozen would still be frozen when the integrity check reads from it.
-        let mut paused: Vec<(usize, Target)> = Vec::new();
+        // A node is chosen by the connector pod it hosts.
+        if let Some((i, step)) = (expanded.iter())
+            .find(|(_, step)| step.action.is_node_fault() && step.target.role != Role::Connector)
+        {
+            return Err(invalid(
+                format!("steps[{i}].target.role"),
+                format!(
+                    "`{}` targets the node of a connector pod (role: connector), not {}",
+                    step.action.label(),
+                    step.target
+                ),
+            ));
+        }
+        // A pod left frozen (or a node left stopped) would still be down when the
+        // integrity check reads from it.
+        let mut undone_later: Vec<(usize, Action, Target)> = Vec::new();
         for (i, step) in &expanded {
-            match step.action {
-                Action::Pause if !paused.iter().any(|(_, t)| *t == step.target) => {
-                    paused.push((*i, step.target));
-                }
-                Action::Resume => match paused.iter().position(|(_, t)| *t == step.target) {
+            let open = |action: Action| {
+                (undone_later.iter()).position(|(_, a, t)| *a == action && *t == step.target)
+            };
+            if step.action.undone_by().is_some() && open(step.action).is_none() {
+                undone_later.push((*i, step.action, step.target));
+            } else if let Some(undoes) = step.action.undoes() {
+                match open(undoes) {
                     Some(at) => {
-                        paused.remove(at);
+                        undone_later.remove(at);
                     }
                     None => {
                         return Err(invalid(
                             format!("steps[{i}].action"),
-                            format!("resume of {}, which no earlier step paused", step.target),
+                            format!(
+                                "{} of {}, which no earlier step {}",
+                                step.action.label(),
+                                step.target,
+                                past(undoes)
+                            ),
                         ));
                     }
-                },
-                _ => {}
+                }
             }
         }
-        if let Some((i, target)) = paused.first() {
+        if let Some((i, action, target)) = undone_later.first() {
+            let undo = action.undone_by().map_or("", Action::label);
             return Err(invalid(
                 format!("steps[{i}].action"),
-                format!(
-                    "paused pods must be resumed: {target} is paused and no later step resumes it"
-                ),
+                match action {
+                    Action::StopNode => format!(
+                        "stopped nodes must be started again: the node of {target} is stopped and no later step has `{undo}`"
+                    ),
+                    _ => format!(
+                        "paused pods must be resumed: {target} is paused and no later step resumes it"
+                    ),
+                },
             ));
         }
 
@@ -291,6 +360,14 @@ impl fmt::Display for PodSelector {
             PodSelector::Leader => f.write_str("leader"),
             PodSelector::Follower => f.write_str("follower"),
         }
+    }
+}
+
+/// "paused", "stopped the node of": what an earlier step did, for messages.
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::StopNode => "stopped the node of",
+        _ => "paused",
     }
 }
 
@@ -659,7 +736,7 @@ mod tests {
         assert_eq!(
             load(missing, 3).unwrap_err().to_string(),
             format!(
-                "`{missing}` is neither a built-in scenario nor an existing file (built-in scenarios: crux-and-kafka, rolling-crux, kafka-leader)"
+                "`{missing}` is neither a built-in scenario nor an existing file (built-in scenarios: crux-and-kafka, rolling-crux, kafka-leader, node)"
             )
         );
         assert!(
@@ -756,6 +833,34 @@ mod tests {
         let schema: Value = serde_json::from_str(SCHEMA).unwrap();
         let value: Value = serde_norway::from_str(yaml).unwrap();
         conforms(&schema, &schema, &value)
+    }
+
+    #[test]
+    fn a_stopped_node_is_chosen_by_a_connector_pod_and_must_be_started_again() {
+        let node = load("node", 3).unwrap();
+        assert_eq!(
+            node.steps.iter().map(|s| s.action).collect::<Vec<_>>(),
+            [Action::StopNode, Action::StartNode]
+        );
+        let message = |yaml: &str| load_text(yaml, "n.yaml", 3).unwrap_err().to_string();
+        assert_eq!(
+            message(
+                "name: n\nsteps:\n  - action: stop-node\n    target: {role: golden-store, pod: leader}\n  - action: start-node\n    target: {role: golden-store, pod: leader}\n"
+            ),
+            "n.yaml: steps[0].target.role: `stop-node` targets the node of a connector pod (role: connector), not golden-store pod leader"
+        );
+        assert_eq!(
+            message(
+                "name: n\nsteps:\n  - action: stop-node\n    target: {role: connector, pod: 2}\n"
+            ),
+            "n.yaml: steps[0].action: stopped nodes must be started again: the node of connector pod 2 is stopped and no later step has `start-node`"
+        );
+        assert_eq!(
+            message(
+                "name: n\nsteps:\n  - action: start-node\n    target: {role: connector, pod: 2}\n"
+            ),
+            "n.yaml: steps[0].action: start-node of connector pod 2, which no earlier step stopped the node of"
+        );
     }
 
     #[test]

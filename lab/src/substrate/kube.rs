@@ -7,6 +7,7 @@ pub mod cluster;
 mod diagnostics;
 #[cfg(test)]
 pub(crate) mod mock;
+mod nodes;
 mod pods;
 #[cfg(test)]
 mod tests;
@@ -21,9 +22,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+pub use kube::Client;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-pub use kube::Client;
 use kube::{Api, Config};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -158,6 +159,8 @@ pub struct KubeSubstrate {
     endpoints: Endpoints,
     /// The last opaque (non-numeric) resource version seen and the generation it got.
     opaque_version: Mutex<Option<(String, u64)>>,
+    /// Whether the host stops and starts nodes for this lab (kind, a cluster it created).
+    node_faults: bool,
 }
 
 impl KubeSubstrate {
@@ -168,6 +171,15 @@ impl KubeSubstrate {
             release: release.to_string(),
             endpoints,
             opaque_version: Mutex::new(None),
+            node_faults: false,
+        }
+    }
+
+    /// With node outages carried out by the host (the chart's `runner.nodeFaults`, on kind).
+    pub fn with_node_faults(self, node_faults: bool) -> Self {
+        Self {
+            node_faults,
+            ..self
         }
     }
 
@@ -395,6 +407,22 @@ impl Substrate for KubeSubstrate {
 
     async fn restart_pod(&self, pod: &str) -> Result<(), SubstrateError> {
         Err(not_supported("restart in place", pod))
+    }
+
+    fn can_stop_nodes(&self) -> bool {
+        self.node_faults
+    }
+
+    async fn stop_node(&self, pod: &str) -> Result<super::NodeStopped, SubstrateError> {
+        self.stop_node_of(pod).await
+    }
+
+    async fn start_node(&self, node: &str) -> Result<(), SubstrateError> {
+        self.start_stopped_node(node).await
+    }
+
+    async fn node_events(&self) -> Result<Vec<crate::node_faults::NodeEvent>, SubstrateError> {
+        self.host_node_events().await
     }
 }
 

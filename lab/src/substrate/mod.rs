@@ -180,4 +180,49 @@ pub trait Substrate: Sync {
     /// Restarts the pod's process in place: same uid, restart count one up, readiness
     /// gate kept, state lost (a container restarted after an OOM kill).
     fn restart_pod(&self, pod: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send;
+
+    /// Whether [`Substrate::stop_node`] can work here: only where the nodes are the lab's
+    /// own (kind), never on a cluster of someone else's.
+    fn can_stop_nodes(&self) -> bool {
+        false
+    }
+
+    /// Stops the node hosting `pod`, with every pod on it; returns the node and the lab's
+    /// pods that were on it.
+    fn stop_node(
+        &self,
+        pod: &str,
+    ) -> impl Future<Output = Result<NodeStopped, SubstrateError>> + Send {
+        let refusal = no_nodes(self.name(), format!("stopping the node of pod {pod}"));
+        async move { Err(refusal) }
+    }
+
+    /// Starts again a node [`Substrate::stop_node`] stopped.
+    fn start_node(&self, node: &str) -> impl Future<Output = Result<(), SubstrateError>> + Send {
+        let refusal = no_nodes(self.name(), format!("starting node {node}"));
+        async move { Err(refusal) }
+    }
+
+    /// What the host saw of the nodes it stopped and started (NotReady, Ready).
+    fn node_events(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::node_faults::NodeEvent>, SubstrateError>> + Send
+    {
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// A node [`Substrate::stop_node`] stopped, and the lab's pods that were on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStopped {
+    pub node: String,
+    pub pods: Vec<String>,
+}
+
+fn no_nodes(substrate: &'static str, action: String) -> SubstrateError {
+    SubstrateError::Refused {
+        substrate,
+        action,
+        detail: "the lab stops only nodes it created itself (kind's node containers)".into(),
+    }
 }

@@ -4,7 +4,7 @@ use crate::substrate::{PodPhase, Role};
 use http::Method;
 use serde_json::{Value, json};
 
-fn endpoints() -> Endpoints {
+pub(super) fn endpoints() -> Endpoints {
     Endpoints {
         connector_service_url: "https://lab-crux.ns.svc.cluster.local:9443".to_string(),
         golden_store_bootstrap: "lab-kafka-0.lab-kafka-headless.ns.svc.cluster.local:9092"
