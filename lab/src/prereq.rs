@@ -6,6 +6,15 @@ use std::process::Command;
 /// The oldest Java the lab runs Kafka (and Egeria) on.
 const MIN_JAVA: u32 = 17;
 
+/// The kind node image `lab/kind/cluster.yaml` pins, by digest: Kubernetes 1.33 (the
+/// Kafka brokers' node ids come from the pod-index label of 1.28+), as kind v0.29.0
+/// publishes it (its `pkg/apis/config/defaults/image.go` at that tag).
+pub const KIND_NODE_IMAGE: &str =
+    "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f";
+/// The kind release that node image was built for: an older kind cannot be relied on to
+/// run it (kind's release notes ask for exactly the images built for a release or later).
+pub const KIND_MIN_VERSION: (u32, u32, u32) = (0, 29, 0);
+
 #[derive(Debug, Clone)]
 pub struct Check {
     pub name: &'static str,
@@ -155,14 +164,7 @@ fn java_major(line: &str) -> Option<u32> {
 pub fn check_kind(memory_needed_gib: u64) -> Vec<Check> {
     vec![
         check_docker(),
-        check_version_of(
-            "kind",
-            &["version"],
-            "creates the lab's Kubernetes cluster in Docker",
-            Install::Manual(
-                "install kind (not packaged in Debian): see https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
-            ),
-        ),
+        check_kind_version(),
         check_helm(),
         check_memory(memory_needed_gib),
     ]
@@ -172,6 +174,53 @@ pub fn check_kind(memory_needed_gib: u64) -> Vec<Check> {
 /// image is pushed to a registry it can pull from.
 pub fn check_cluster() -> Vec<Check> {
     vec![check_helm()]
+}
+
+fn check_kind_version() -> Check {
+    let mut check = check_version_of(
+        "kind",
+        &["version"],
+        "creates the lab's Kubernetes cluster in Docker",
+        Install::Manual(
+            "install kind v0.29.0 or newer (not packaged in Debian): see https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+        ),
+    );
+    if let Outcome::Found { path, version } = &check.outcome {
+        let (major, minor, patch) = KIND_MIN_VERSION;
+        let need = format!("v{major}.{minor}.{patch}");
+        match kind_version(version) {
+            Some(found) if found >= KIND_MIN_VERSION => {}
+            Some(_) => {
+                check.outcome = Outcome::TooOld {
+                    path: path.clone(),
+                    version: version.clone(),
+                    need: format!("{need} or newer for the pinned node image {KIND_NODE_IMAGE}"),
+                };
+            }
+            None => {
+                check.outcome = Outcome::Unusable {
+                    detail: format!(
+                        "cannot read a version from `kind version` ({version:?}); the pinned node image needs kind {need} or newer"
+                    ),
+                };
+            }
+        }
+    }
+    check
+}
+
+/// `kind v0.29.0 go1.24.2 linux/amd64` → (0, 29, 0).
+fn kind_version(text: &str) -> Option<(u32, u32, u32)> {
+    let word = text.split_whitespace().find(|w| w.starts_with('v'))?;
+    let mut numbers = word
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .map(|part| part.parse::<u32>().ok());
+    Some((
+        numbers.next()??,
+        numbers.next()??,
+        numbers.next().flatten().unwrap_or(0),
+    ))
 }
 
 fn check_helm() -> Check {
@@ -307,6 +356,39 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_versions_are_read_from_what_kind_prints() {
+        assert_eq!(
+            kind_version("kind v0.29.0 go1.24.2 linux/amd64"),
+            Some((0, 29, 0))
+        );
+        assert_eq!(
+            kind_version("kind v0.31.0-alpha+abc go1.25 darwin/arm64"),
+            Some((0, 31, 0))
+        );
+        assert_eq!(kind_version("kind version 0.29"), None);
+        assert!(kind_version("kind v0.27.0 go1.23").unwrap() < KIND_MIN_VERSION);
+    }
+
+    #[test]
+    fn the_kind_cluster_pins_every_node_to_the_image_the_lab_checks_kind_for() {
+        let config = include_str!("../kind/cluster.yaml");
+        let images: Vec<&str> = config
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("image: "))
+            .collect();
+        let nodes = config
+            .lines()
+            .filter(|l| l.trim().starts_with("- role:"))
+            .count();
+        assert_eq!(images.len(), nodes, "every node names its image");
+        assert!(
+            images.iter().all(|image| *image == KIND_NODE_IMAGE),
+            "{images:?}"
+        );
+        assert!(KIND_NODE_IMAGE.contains("@sha256:"), "pinned by digest");
+    }
 
     #[test]
     fn java_versions_parse_from_both_schemes() {

@@ -16,7 +16,7 @@ tool=$(basename "$0")
 echo "$tool $*" >> "$FAKE_LOG"
 case "$tool $1 $2" in
   "docker info "*) case "$*" in *MemTotal*) echo "${FAKE_DOCKER_MEMORY:-17179869184}" ;; *) echo 28.2.2 ;; esac ;;
-  "kind version"*) echo "kind v0.29.0 go1.24 linux/amd64" ;;
+  "kind version"*) echo "kind ${FAKE_KIND_VERSION:-v0.29.0} go1.24 linux/amd64" ;;
   "helm version"*) echo "v3.18.0" ;;
   "kind get clusters") [ -n "$FAKE_CLUSTER_EXISTS" ] && echo egeria-ha-lab ;;
   "kind get kubeconfig") cat "$FAKE_KUBECONFIG_TEXT" ;;
@@ -556,5 +556,27 @@ fn the_runner_image_is_built_under_the_given_name_and_never_pushed() {
     assert_eq!(
         log,
         ["docker build --tag reg.example:5000/team/runner:0.1.0 --file Dockerfile ."]
+    );
+}
+
+#[test]
+fn a_kind_older_than_the_pinned_node_image_needs_is_refused_naming_both_versions() {
+    let lab = TestLab::new("127.95");
+    let fakes = Fakes::new();
+    let old = [("FAKE_KIND_VERSION", "v0.27.0")];
+    let up = fakes.run(&lab, &up_pinned(&fakes), &old);
+    up.assert_fails_with("kind v0.27.0 go1.24 linux/amd64 is too old, need v0.29.0 or newer for the pinned node image kindest/node:v1.33.1@sha256:");
+    assert!(
+        !fakes.log().iter().any(|l| l.starts_with("kind create")),
+        "{:#?}",
+        fakes.log()
+    );
+    let doctor = fakes.run(&lab, &["doctor", "--substrate", "kind"], &old);
+    assert!(!doctor.success);
+    assert!(
+        doctor.stdout.contains("need v0.29.0 or newer"),
+        "{}\n{}",
+        doctor.stdout,
+        doctor.stderr
     );
 }

@@ -79,6 +79,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_base_image_of_the_runner_is_pinned_by_digest() {
+        let dockerfile =
+            std::fs::read_to_string(crate::paths::workspace_root().join("Dockerfile")).unwrap();
+        let bases: Vec<&str> = dockerfile
+            .lines()
+            .filter_map(|line| line.strip_prefix("FROM "))
+            .collect();
+        assert_eq!(bases.len(), 2, "{bases:?}");
+        for base in bases {
+            let image = base.split_whitespace().next().unwrap();
+            let (_, digest) = image.split_once("@sha256:").expect("pinned by digest");
+            assert!(
+                digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{image}"
+            );
+        }
+    }
+
+    #[test]
     fn references_split_at_the_tag_not_at_a_registry_port() {
         assert_eq!(
             parse_reference("registry.example.com:5000/team/runner:0.1.0").unwrap(),

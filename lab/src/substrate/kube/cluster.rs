@@ -162,6 +162,14 @@ pub enum PreflightError {
         detail: String,
     },
     #[error(
+        "the Kubernetes API server {server} (context {context}) refused the context's credentials: {detail} (an expired token or certificate? refresh the context's credentials); nothing was created"
+    )]
+    Unauthorized {
+        context: String,
+        server: String,
+        detail: String,
+    },
+    #[error(
         "the identity of context {context} lacks {} permissions the lab and the chart need (nothing was created):\n  {}",
         denied.len(),
         denied.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
@@ -231,6 +239,13 @@ pub async fn preflight(
                 "no answer within {}",
                 humantime::format_duration(ANSWER_TIMEOUT)
             )));
+        }
+        Ok(Err(kube::Error::Api(status))) if status.code == 401 || status.code == 403 => {
+            return Err(PreflightError::Unauthorized {
+                context: context.to_string(),
+                server: server.to_string(),
+                detail: format!("{} {}", status.code, status.message),
+            });
         }
         Ok(Err(error)) => return Err(no_answer(error.to_string())),
         Ok(Ok(_)) => {}
@@ -771,6 +786,19 @@ mod tests {
             message,
             "the Kubernetes API server https://10.0.0.1:6443 (context prod-eu) did not answer: no answer within 15s; nothing was created"
         );
+    }
+
+    #[tokio::test]
+    async fn expired_credentials_are_named_as_such_with_the_context_and_server() {
+        let api = MockApi::new(Box::new(|_| {
+            Some(failure(401, "Unauthorized", "Unauthorized"))
+        }));
+        let message = check(&api).await.unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "the Kubernetes API server https://10.0.0.1:6443 (context prod-eu) refused the context's credentials: 401 Unauthorized (an expired token or certificate? refresh the context's credentials); nothing was created"
+        );
+        assert_eq!(api.seen().len(), 1, "nothing after the first refusal");
     }
 
     #[tokio::test]
