@@ -178,6 +178,16 @@ impl Rendered {
         specs
     }
 
+    /// The pod template's spec of one workload.
+    #[track_caller]
+    fn pod(&self, workload: &str) -> PodSpec {
+        self.pod_specs()
+            .into_iter()
+            .find(|(name, _)| name == workload)
+            .unwrap_or_else(|| panic!("no workload {workload} rendered"))
+            .1
+    }
+
     /// The runner's `lab.json`, parsed.
     fn lab_json(&self) -> Value {
         let config_map = self.get::<ConfigMap>(&format!("{RELEASE}-lab"));
@@ -482,13 +492,7 @@ fn connector_pods_sit_behind_a_headless_and_a_load_balancing_service() {
     let ports: Vec<i32> = balanced.ports.unwrap().iter().map(|p| p.port).collect();
     assert_eq!(ports, [9443]);
 
-    let pts = rendered
-        .get::<Deployment>("lab-pts")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pts = rendered.pod("lab-pts");
     assert_eq!(
         container(&pts, "platform").image.as_deref(),
         Some("odpi/egeria:3.0")
@@ -620,13 +624,7 @@ fn every_image_is_pinned_and_never_pulled_when_loaded() {
         }
     }
     let rendered = Rendered::new(&[]);
-    let runner = rendered
-        .get::<Deployment>("lab-runner")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let runner = rendered.pod("lab-runner");
     assert_eq!(
         container(&runner, "runner").image,
         Some(format!("egeria-ha-lab/runner:{}", app_version()))
@@ -690,13 +688,7 @@ fn runner_role_is_in_the_release_namespace_with_exactly_its_rules() {
         ),
         ("ServiceAccount", "lab-runner", Some("lab-ns"))
     );
-    let runner = rendered
-        .get::<Deployment>("lab-runner")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let runner = rendered.pod("lab-runner");
     assert_eq!(runner.service_account_name.as_deref(), Some("lab-runner"));
     assert_eq!(rendered.lab_json()["namespace"], "lab-ns");
 }
@@ -884,13 +876,7 @@ fn lab_json_holds_the_runner_contract() {
     assert_eq!(endpoints.golden_store_bootstrap, "lab-kafka:9092");
 
     // The runner pod: `lab runner`, lab.json where it looks, a lab folder of its own.
-    let pod = rendered
-        .get::<Deployment>("lab-runner")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = rendered.pod("lab-runner");
     let runner = container(&pod, "runner");
     assert_eq!(
         runner.command.as_deref(),
@@ -1010,13 +996,7 @@ fn the_cluster_preset_sizes_pods_as_upstream_persists_brokers_and_keeps_majoriti
         sizing(container(&crux_pod, "platform").resources.as_ref().unwrap()),
         owned([("1", "4Gi"), ("2", "8Gi")])
     );
-    let pts_pod = rendered
-        .get::<Deployment>("lab-pts")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pts_pod = rendered.pod("lab-pts");
     assert_eq!(
         sizing(container(&pts_pod, "platform").resources.as_ref().unwrap()),
         owned([("1", "2Gi"), ("2", "4Gi")])
@@ -1150,13 +1130,7 @@ fn a_runner_image_from_a_registry_with_a_port_renders() {
         "--set-string",
         "runner.image.tag=0.1.0",
     ]);
-    let runner = rendered
-        .get::<Deployment>("lab-runner")
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let runner = rendered.pod("lab-runner");
     assert_eq!(
         container(&runner, "runner").image.as_deref(),
         Some("registry.example.com:5000/team/runner:0.1.0")

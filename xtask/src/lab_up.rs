@@ -195,12 +195,23 @@ async fn kind_up(
         crate::kind::CLUSTER
     );
     let state = crate::kind::up(lab_dir, &run_dir, &options)?;
-    // Recorded before waiting, so that lab-down can take down a lab that never got ready.
+    record_and_wait(lab_dir, state, options.deadline, "kind").await
+}
+
+/// Records a lab installed on Kubernetes, then waits for its workloads: recorded first,
+/// so that lab-down can take down a lab that never got ready.
+async fn record_and_wait(
+    lab_dir: &LabDir,
+    state: LabState,
+    deadline: Duration,
+    place: &str,
+) -> anyhow::Result<LabState> {
     lab_dir.save_state(&state)?;
-    crate::chart::wait_until_ready(&state, options.deadline).await?;
+    crate::chart::wait_until_ready(&state, deadline).await?;
+    let namespace = state.kube().map_or("", |kube| kube.namespace.as_str());
     println!(
-        "lab {} is up on kind (run {}, namespace {})",
-        state.settings.release, state.run_id, options.namespace
+        "lab {} is up on {place} (run {}, namespace {namespace})",
+        state.settings.release, state.run_id
     );
     Ok(state)
 }
@@ -239,12 +250,11 @@ async fn cluster_up(
     let checked = crate::cluster::check(&options).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &options.chart.settings.release)?;
     let state = crate::cluster::install(&run_dir, &options, checked).await?;
-    // Recorded before waiting, so that lab-down can take down a lab that never got ready.
-    lab_dir.save_state(&state)?;
-    crate::chart::wait_until_ready(&state, options.deadline).await?;
-    println!(
-        "lab {} is up on context {context} (run {}, namespace {})",
-        state.settings.release, state.run_id, options.namespace
-    );
-    Ok(state)
+    record_and_wait(
+        lab_dir,
+        state,
+        options.deadline,
+        &format!("context {context}"),
+    )
+    .await
 }

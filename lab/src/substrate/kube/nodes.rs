@@ -234,8 +234,8 @@ mod tests {
         }))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_runner_asks_and_the_host_stops_then_starts_exactly_the_target_pods_node() {
+    /// The "host"'s node containers, the API server, and the runner's substrate on it.
+    fn kind_lab() -> (Containers, MockApi, KubeSubstrate) {
         let containers = Containers::default();
         let api = kind_cluster(containers.stopped.clone());
         let substrate = KubeSubstrate::new(
@@ -245,6 +245,12 @@ mod tests {
             crate::substrate::kube::tests::endpoints(),
         )
         .with_node_faults(true);
+        (containers, api, substrate)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_runner_asks_and_the_host_stops_then_starts_exactly_the_target_pods_node() {
+        let (containers, api, substrate) = kind_lab();
         let own = ["kind-worker".to_string(), "kind-worker2".to_string()];
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
         let host = serve_host(api.client.clone(), "ns", "lab", &own, &containers, async {
@@ -283,15 +289,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_host_refuses_a_node_that_is_not_one_of_its_own() {
-        let containers = Containers::default();
-        let api = kind_cluster(containers.stopped.clone());
-        let substrate = KubeSubstrate::new(
-            api.client.clone(),
-            "ns",
-            "lab",
-            crate::substrate::kube::tests::endpoints(),
-        )
-        .with_node_faults(true);
+        let (containers, api, substrate) = kind_lab();
         let own = ["kind-worker".to_string()];
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
         let host = serve_host(api.client.clone(), "ns", "lab", &own, &containers, async {
