@@ -13,20 +13,25 @@ fn lab_run_on_kind_collects_pts_results_and_tears_down() {
         "set EGERIA_HA_LAB_KIND_E2E=1 to confirm that a kind cluster may be created"
     );
     let lab = TestLab::new("127.96");
-    let run = lab.xtask(&[
-        "lab-run",
-        "--substrate",
-        "kind",
+    short_lab_run(&lab, &["--substrate", "kind"]);
+}
+
+/// A short `lab-run` (2 instances per type, no graph queries) with `substrate` flags; checks
+/// that the PTS results came back and nothing is left up.
+fn short_lab_run(lab: &TestLab, substrate: &[&str]) -> e2e::Run {
+    let short = [
         "--instances-per-type",
         "2",
         "--skip-profile",
         "Graph queries",
-    ]);
+    ];
+    let run = lab.xtask(&[&["lab-run"], substrate, &short].concat());
     run.assert_ok();
     let pts = lab.latest_run().join("pts");
     assert!(pts.join("openmetadata_cts_summary.json").is_file());
     assert!(pts.join("pd.tar.gz").is_file());
     assert!(lab.state().is_none(), "lab-run leaves nothing up");
+    run
 }
 
 /// The same flow on an existing cluster the user names. Never runs in CI: it needs a
@@ -48,26 +53,19 @@ fn lab_run_on_an_existing_cluster_collects_pts_results_and_removes_what_it_creat
     let lab = TestLab::new("127.96");
     // A namespace of its own, which the lab creates and so deletes again.
     let namespace = format!("egeria-ha-lab-test-{}", std::process::id());
-    let run = lab.xtask(&[
-        "lab-run",
-        "--substrate",
-        "cluster",
-        "--context",
-        &context,
-        "--runner-image",
-        &image,
-        "--namespace",
-        &namespace,
-        "--instances-per-type",
-        "2",
-        "--skip-profile",
-        "Graph queries",
-    ]);
-    run.assert_ok();
-    let pts = lab.latest_run().join("pts");
-    assert!(pts.join("openmetadata_cts_summary.json").is_file());
-    assert!(pts.join("pd.tar.gz").is_file());
-    assert!(lab.state().is_none(), "lab-run leaves nothing up");
+    let run = short_lab_run(
+        &lab,
+        &[
+            "--substrate",
+            "cluster",
+            "--context",
+            &context,
+            "--runner-image",
+            &image,
+            "--namespace",
+            &namespace,
+        ],
+    );
     assert!(
         run.stdout
             .contains(&format!("removed Namespace/{namespace}")),
