@@ -667,6 +667,7 @@ fn runner_role_is_in_the_release_namespace_with_exactly_its_rules() {
             rule("", &["pods", "services", "endpoints"], &read),
             rule("", &["pods/status"], &["patch"]),
             rule("", &["pods"], &["delete"]),
+            rule("", &["pods/exec"], &["create"]),
             rule("apps", &["statefulsets", "deployments"], &read),
         ]
     );
@@ -1119,7 +1120,7 @@ fn node_faults_add_the_handshake_config_map_and_only_its_rule() {
     // Off by default (and on an existing cluster): no ConfigMap, no rule.
     let default = Rendered::new(&[]);
     assert!(default.find::<ConfigMap>("lab-node-faults").is_none());
-    assert_eq!(default.get::<Role>("lab-runner").rules.unwrap().len(), 4);
+    assert_eq!(default.get::<Role>("lab-runner").rules.unwrap().len(), 5);
 }
 
 #[test]

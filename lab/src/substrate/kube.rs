@@ -9,6 +9,7 @@ mod diagnostics;
 pub(crate) mod mock;
 mod nodes;
 mod pods;
+mod restart;
 #[cfg(test)]
 mod tests;
 mod workloads;
@@ -399,14 +400,13 @@ impl Substrate for KubeSubstrate {
         Err(not_supported("resume", pod))
     }
 
-    /// On a cluster a container restarts in place when it is OOM-killed or fails its
-    /// liveness probe; the lab does not cause that there (the healer still notices it).
     fn can_restart_in_place(&self) -> bool {
-        false
+        true
     }
 
+    /// Ends the main container's process from inside it; the kubelet restarts it in place.
     async fn restart_pod(&self, pod: &str) -> Result<(), SubstrateError> {
-        Err(not_supported("restart in place", pod))
+        self.restart_in_place(pod).await
     }
 
     fn can_stop_nodes(&self) -> bool {

@@ -12,7 +12,7 @@ pub(super) fn endpoints() -> Endpoints {
     }
 }
 
-fn substrate(api: &MockApi) -> KubeSubstrate {
+pub(super) fn substrate(api: &MockApi) -> KubeSubstrate {
     KubeSubstrate::new(api.client.clone(), "ns", "lab", endpoints())
 }
 
