@@ -104,17 +104,22 @@ impl Exchange {
         serde_json::json!({ "data": { REQUEST_KEY: serde_json::to_string(request).unwrap_or_default() } })
     }
 
-    /// A merge patch writing the answer and the events.
-    pub fn answer_patch(answer: &Answer, events: &[NodeEvent]) -> serde_json::Value {
-        serde_json::json!({ "data": {
-            ANSWER_KEY: serde_json::to_string(answer).unwrap_or_default(),
-            EVENTS_KEY: serde_json::to_string(events).unwrap_or_default(),
-        } })
-    }
-
-    /// A merge patch writing the events only.
-    pub fn events_patch(events: &[NodeEvent]) -> serde_json::Value {
-        serde_json::json!({ "data": { EVENTS_KEY: serde_json::to_string(events).unwrap_or_default() } })
+    /// A merge patch writing the host's side: its answer, if any, and the events.
+    pub fn host_patch(&self) -> serde_json::Value {
+        let mut data = serde_json::Map::new();
+        if let Some(answer) = &self.answer {
+            data.insert(
+                ANSWER_KEY.into(),
+                serde_json::to_string(answer).unwrap_or_default().into(),
+            );
+        }
+        data.insert(
+            EVENTS_KEY.into(),
+            serde_json::to_string(&self.events)
+                .unwrap_or_default()
+                .into(),
+        );
+        serde_json::json!({ "data": data })
     }
 }
 
@@ -243,12 +248,7 @@ pub async fn serve_host(
                 .get_opt(&node)
                 .await
                 .map_err(|e| format!("reading node {node}: {e}"))?
-                .and_then(|found| found.status?.conditions)
-                .is_some_and(|conditions| {
-                    conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-                });
+                .is_some_and(|found| crate::substrate::kube::cluster::is_ready(&found));
             if ready == awaited {
                 exchange.events.push(NodeEvent {
                     node,
@@ -265,12 +265,12 @@ pub async fn serve_host(
             }
         }
         if changed {
-            let patch = match &exchange.answer {
-                Some(answer) => Exchange::answer_patch(answer, &exchange.events),
-                None => Exchange::events_patch(&exchange.events),
-            };
             config_maps
-                .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(exchange.host_patch()),
+                )
                 .await
                 .map_err(|e| format!("answering in ConfigMap {name}: {e}"))?;
         }
@@ -300,10 +300,12 @@ mod tests {
             at_ms: 5,
         }];
         let mut data = std::collections::BTreeMap::new();
-        for patch in [
-            Exchange::request_patch(&request),
-            Exchange::answer_patch(&answer, &events),
-        ] {
+        let host = Exchange {
+            request: None,
+            answer: Some(answer.clone()),
+            events: events.clone(),
+        };
+        for patch in [Exchange::request_patch(&request), host.host_patch()] {
             for (key, value) in patch["data"].as_object().unwrap() {
                 data.insert(key.clone(), value.as_str().unwrap().to_string());
             }

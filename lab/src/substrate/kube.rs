@@ -221,16 +221,24 @@ impl KubeSubstrate {
         }
     }
 
+    /// `action` refused, for `detail`.
+    fn refused(&self, action: &str, detail: impl Into<String>) -> SubstrateError {
+        SubstrateError::Refused {
+            substrate: NAME,
+            action: action.to_string(),
+            detail: detail.into(),
+        }
+    }
+
     fn api_error(&self, action: &str, pod: Option<&str>, error: kube::Error) -> SubstrateError {
         match (error, pod) {
             (kube::Error::Api(status), Some(pod)) if status.code == 404 => {
                 SubstrateError::UnknownPod(pod.to_string())
             }
-            (kube::Error::Api(status), _) => SubstrateError::Refused {
-                substrate: NAME,
-                action: action.to_string(),
-                detail: format!("{} {}: {}", status.code, status.reason, status.message),
-            },
+            (kube::Error::Api(status), _) => self.refused(
+                action,
+                format!("{} {}: {}", status.code, status.reason, status.message),
+            ),
             (other, _) => self.unreachable(action, other),
         }
     }

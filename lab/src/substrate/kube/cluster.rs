@@ -474,14 +474,18 @@ fn is_schedulable(node: &Node) -> bool {
     let cordoned = spec.unschedulable == Some(true);
     let tainted = (spec.taints.unwrap_or_default().iter())
         .any(|taint| taint.effect == "NoSchedule" || taint.effect == "NoExecute");
-    let ready = (node.status.as_ref())
+    is_ready(node) && !cordoned && !tainted
+}
+
+/// Whether the node's `Ready` condition is `True`.
+pub fn is_ready(node: &Node) -> bool {
+    (node.status.as_ref())
         .and_then(|status| status.conditions.as_ref())
         .is_some_and(|conditions| {
             conditions
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
-        });
-    ready && !cordoned && !tainted
+        })
 }
 
 /// Creates the lab's namespace, labelled as the lab's.

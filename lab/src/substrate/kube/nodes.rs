@@ -14,35 +14,22 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 impl KubeSubstrate {
-    fn refused(&self, action: &str, detail: impl Into<String>) -> SubstrateError {
-        SubstrateError::Refused {
-            substrate: "kube",
-            action: action.to_string(),
-            detail: detail.into(),
-        }
-    }
-
     fn exchange_api(&self) -> Api<ConfigMap> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
     async fn exchange(&self, action: &str) -> Result<Exchange, SubstrateError> {
         let name = config_map_name(&self.release);
+        let reading = format!("{action}: reading ConfigMap {name}");
         let config_map = self
-            .exchange_api()
-            .get(&name)
-            .await
-            .map_err(|e| self.refused(action, format!("reading ConfigMap {name}: {e}")))?;
+            .call(&reading, None, self.exchange_api().get(&name))
+            .await?;
         Exchange::from_data(&config_map.data.unwrap_or_default())
             .map_err(|detail| self.refused(action, format!("ConfigMap {name}: {detail}")))
     }
 
     async fn node_of(&self, pod: &str, action: &str) -> Result<String, SubstrateError> {
-        let found = self
-            .pods()
-            .get(pod)
-            .await
-            .map_err(|e| self.refused(action, format!("reading pod {pod}: {e}")))?;
+        let found = self.call(action, Some(pod), self.pods().get(pod)).await?;
         found
             .spec
             .and_then(|spec| spec.node_name)
@@ -64,19 +51,15 @@ impl KubeSubstrate {
             node: node.to_string(),
         };
         let name = config_map_name(&self.release);
-        self.exchange_api()
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(Exchange::request_patch(&request)),
-            )
-            .await
-            .map_err(|e| {
-                self.refused(
-                    &what,
-                    format!("writing the request into ConfigMap {name}: {e}"),
-                )
-            })?;
+        let patch = Patch::Merge(Exchange::request_patch(&request));
+        let params = PatchParams::default();
+        let writing = format!("{what}: writing the request into ConfigMap {name}");
+        self.call(
+            &writing,
+            None,
+            self.exchange_api().patch(&name, &params, &patch),
+        )
+        .await?;
         let end = Instant::now() + ANSWER_DEADLINE;
         let mut pause = Duration::from_millis(100);
         loop {
@@ -115,16 +98,13 @@ impl KubeSubstrate {
                 format!("the runner pod {runner} runs on node {node} too; target a connector pod on another node"),
             ));
         }
-        let on_node = format!("spec.nodeName={node}");
+        let on_node = ListParams::default()
+            .labels(&super::pods::release_selector(&self.release))
+            .fields(&format!("spec.nodeName={node}"));
+        let listing = format!("{what}: listing the pods on node {node}");
         let pods = self
-            .pods()
-            .list(
-                &ListParams::default()
-                    .labels(&super::pods::release_selector(&self.release))
-                    .fields(&on_node),
-            )
-            .await
-            .map_err(|e| self.refused(&what, format!("listing the pods on node {node}: {e}")))?;
+            .call(&listing, None, self.pods().list(&on_node))
+            .await?;
         let pods = pods
             .items
             .into_iter()

@@ -33,20 +33,12 @@ fn restarts(pod: &Pod, container: &str) -> i32 {
 }
 
 impl KubeSubstrate {
-    fn restart_refused(&self, pod: &str, detail: impl Into<String>) -> SubstrateError {
-        SubstrateError::Refused {
-            substrate: "kube",
-            action: format!("restart in place pod {pod}"),
-            detail: detail.into(),
-        }
-    }
-
     pub(super) async fn restart_in_place(&self, pod: &str) -> Result<(), SubstrateError> {
         let action = format!("restart in place pod {pod}");
         let found = self.call(&action, Some(pod), self.pods().get(pod)).await?;
         let container = super::pods::role(&found)
             .and_then(main_container)
-            .ok_or_else(|| self.restart_refused(pod, "not a pod of the topology"))?;
+            .ok_or_else(|| self.refused(&action, "not a pod of the topology"))?;
         let uid = found.metadata.uid.clone();
         let before = restarts(&found, container);
         let command: Vec<String> = END_PID_1.iter().map(|s| s.to_string()).collect();
@@ -55,11 +47,13 @@ impl KubeSubstrate {
             .stdin(false)
             .stdout(false)
             .stderr(true);
-        let attached = self.pods().exec(pod, command, &params).await.map_err(|e| {
-            self.restart_refused(pod, format!("exec into container {container}: {e}"))
-        })?;
-        // The session ends with the process; its outcome says nothing more than the count.
-        let _ = attached.join().await;
+        let attached =
+            self.pods().exec(pod, command, &params).await.map_err(|e| {
+                self.refused(&action, format!("exec into container {container}: {e}"))
+            })?;
+        // The session ends with the process; its outcome says nothing more than the count,
+        // which is awaited with its own deadline.
+        let _ = tokio::time::timeout(RESTART_DEADLINE, attached.join()).await;
         self.wait_restarted(pod, container, uid.as_deref(), before)
             .await
     }
@@ -78,8 +72,8 @@ impl KubeSubstrate {
         loop {
             let now = self.call(&action, Some(pod), self.pods().get(pod)).await?;
             if now.metadata.uid.as_deref() != uid {
-                return Err(self.restart_refused(
-                    pod,
+                return Err(self.refused(
+                    &action,
                     "the pod was replaced meanwhile (a new uid), not restarted in place",
                 ));
             }
@@ -87,8 +81,8 @@ impl KubeSubstrate {
                 return Ok(());
             }
             if Instant::now() >= end {
-                return Err(self.restart_refused(
-                    pod,
+                return Err(self.refused(
+                    &action,
                     format!(
                         "container {container} did not restart within {} (its PID 1 ignored SIGTERM?)",
                         humantime::format_duration(RESTART_DEADLINE)
