@@ -58,19 +58,16 @@ pub struct Checked {
     found: Preflight,
 }
 
-/// Every check, before anything is created here or there.
-pub async fn check(options: &ClusterOptions) -> anyhow::Result<Checked> {
+/// Every check, before anything is created here or there; `values` are the install's,
+/// merged.
+pub async fn check(options: &ClusterOptions, values: &Value) -> anyhow::Result<Checked> {
     let context = &options.context;
     let (client, server) =
         lab::substrate::kube::cluster_client(options.kubeconfig.as_deref(), Some(context))
             .await
             .with_context(|| format!("context {context}: nothing was created"))?;
     eprintln!("  checking the cluster (context {context}, API server {server})");
-    let values = chart::merged_values(&chart::values_files(
-        &options.chart.preset,
-        &options.chart.values_files,
-    ))?;
-    let plan = plan(options, &values);
+    let plan = plan(options, values);
     let found = cluster::preflight(&client, context, &server, &plan).await?;
     for warning in &found.warnings {
         eprintln!("  warning: {warning}");

@@ -314,25 +314,25 @@ impl DockerNodes {
             shell: Shell::new()?,
         })
     }
-}
 
-impl lab::node_faults::NodeControl for DockerNodes {
-    fn stop(&self, node: &str) -> Result<(), String> {
-        eprintln!("  docker stop {node}");
-        cmd!(self.shell, "docker stop {node}")
+    /// `docker stop NODE` or `docker start NODE`.
+    fn docker(&self, verb: &str, node: &str) -> Result<(), String> {
+        eprintln!("  docker {verb} {node}");
+        cmd!(self.shell, "docker {verb} {node}")
             .quiet()
             .ignore_stdout()
             .run()
             .map_err(|e| e.to_string())
     }
+}
+
+impl lab::node_faults::NodeControl for DockerNodes {
+    fn stop(&self, node: &str) -> Result<(), String> {
+        self.docker("stop", node)
+    }
 
     fn start(&self, node: &str) -> Result<(), String> {
-        eprintln!("  docker start {node}");
-        cmd!(self.shell, "docker start {node}")
-            .quiet()
-            .ignore_stdout()
-            .run()
-            .map_err(|e| e.to_string())
+        self.docker("start", node)
     }
 }
 

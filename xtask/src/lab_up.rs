@@ -57,6 +57,9 @@ pub struct UpArgs {
     pub adopt_cluster: bool,
 }
 
+/// How long the workloads of a chart install have to become ready, unless told.
+const KUBE_READY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
 /// Memory the kind presets need on the host, in GiB.
 fn preset_memory_gib(preset: &str) -> u64 {
     match preset {
@@ -176,8 +179,9 @@ async fn kind_up(
     )?;
     refuse_a_second_lab(lab_dir)?;
     // Before anything is created: without the checksum the chart cannot be installed.
-    let values_files = crate::chart::values_files(&preset, &args.values_files);
-    let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
+    let values =
+        crate::chart::merged_values(&crate::chart::values_files(&preset, &args.values_files))?;
+    let overrides = crate::kind::checksum::chart_values(lab_dir, &values).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
     let options = crate::kind::KindOptions {
         chart: crate::chart::ChartOptions {
@@ -188,7 +192,7 @@ async fn kind_up(
         },
         namespace: args.namespace.clone(),
         adopt_cluster: args.adopt_cluster,
-        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
+        deadline: args.ready_timeout.unwrap_or(KUBE_READY_TIMEOUT),
     };
     eprintln!(
         "starting the kind substrate (cluster {})",
@@ -226,8 +230,9 @@ async fn cluster_up(
     refuse_missing(SubstrateKind::Cluster, lab::prereq::check_cluster())?;
     refuse_a_second_lab(lab_dir)?;
     let preset = args.preset.clone().unwrap_or_else(|| "cluster".into());
-    let values_files = crate::chart::values_files(&preset, &args.values_files);
-    let overrides = crate::kind::checksum::chart_values(lab_dir, &values_files).await?;
+    let values =
+        crate::chart::merged_values(&crate::chart::values_files(&preset, &args.values_files))?;
+    let overrides = crate::kind::checksum::chart_values(lab_dir, &values).await?;
     let options = crate::cluster::ClusterOptions {
         chart: crate::chart::ChartOptions {
             settings,
@@ -239,7 +244,7 @@ async fn cluster_up(
         kubeconfig: args.kubeconfig.clone(),
         namespace: args.namespace.clone(),
         runner_image: runner_image.clone(),
-        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(20 * 60)),
+        deadline: args.ready_timeout.unwrap_or(KUBE_READY_TIMEOUT),
     };
     eprintln!(
         "starting the cluster substrate (context {context}, namespace {})",
@@ -247,7 +252,7 @@ async fn cluster_up(
     );
     // The run folder only once the cluster has passed its checks: a refused cluster leaves
     // nothing behind, here or there.
-    let checked = crate::cluster::check(&options).await?;
+    let checked = crate::cluster::check(&options, &values).await?;
     let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &options.chart.settings.release)?;
     let state = crate::cluster::install(&run_dir, &options, checked).await?;
     record_and_wait(

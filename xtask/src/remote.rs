@@ -27,34 +27,14 @@ pub async fn on_kind(lab_dir: &LabDir, args: &[String], fetch: bool) -> anyhow::
     let Some(kube) = state.kube() else {
         return Ok(false);
     };
-    let outcome = match crate::kind::own_nodes(kube)? {
-        // Node outages are asked for by the runner and carried out here, where the kind
-        // node containers are.
-        Some(nodes) => {
-            let client = lab::substrate::kube::client_for(kube).await?;
-            let control = crate::kind::DockerNodes::new()?;
-            let (done, finished) = tokio::sync::oneshot::channel::<()>();
-            let runner = async {
-                let outcome = lab::remote::run_in_runner(&state, args).await;
-                let _ = done.send(());
-                outcome
-            };
-            let host = lab::node_faults::serve_host(
-                client,
-                &kube.namespace,
-                &state.settings.release,
-                &nodes,
-                &control,
-                async {
-                    finished.await.ok();
-                },
-            );
-            let (outcome, served) = tokio::join!(runner, host);
-            if let Err(error) = served {
-                eprintln!("warning: node outages could not be carried out: {error}");
-            }
-            outcome
-        }
+    // Only an outage can stop a node; other commands need no one to carry that out.
+    let outage = args.first().is_some_and(|command| command == "outage");
+    let own_nodes = match outage {
+        true => crate::kind::own_nodes(kube)?,
+        false => None,
+    };
+    let outcome = match own_nodes {
+        Some(nodes) => run_serving_node_faults(&state, kube, &nodes, args).await?,
         None => lab::remote::run_in_runner(&state, args).await,
     };
     if fetch {
@@ -62,6 +42,39 @@ pub async fn on_kind(lab_dir: &LabDir, args: &[String], fetch: bool) -> anyhow::
         eprintln!("results copied into {}", state.run_dir.display());
     }
     outcome.map(|()| true)
+}
+
+/// Runs `args` in the runner pod while carrying out here, where the kind node containers
+/// are, the node outages the runner asks for; the runner command's outcome.
+async fn run_serving_node_faults(
+    state: &lab::state::LabState,
+    kube: &lab::state::KubeState,
+    nodes: &[String],
+    args: &[String],
+) -> anyhow::Result<anyhow::Result<()>> {
+    let client = lab::substrate::kube::client_for(kube).await?;
+    let control = crate::kind::DockerNodes::new()?;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let runner = async {
+        let outcome = lab::remote::run_in_runner(state, args).await;
+        let _ = done.send(());
+        outcome
+    };
+    let host = lab::node_faults::serve_host(
+        client,
+        &kube.namespace,
+        &state.settings.release,
+        nodes,
+        &control,
+        async {
+            finished.await.ok();
+        },
+    );
+    let (outcome, served) = tokio::join!(runner, host);
+    if let Err(error) = served {
+        eprintln!("warning: node outages could not be carried out: {error}");
+    }
+    Ok(outcome)
 }
 
 /// Runs a runner command: in the runner pod for a lab on kind (fetching its results

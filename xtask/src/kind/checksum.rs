@@ -27,9 +27,8 @@ fn record_path(lab_dir: &LabDir) -> PathBuf {
 }
 
 /// The `--set-string` arguments that give the chart the connector's checksum; none when
-/// the values `files` (all of them, in the order helm applies them) already pin it.
-pub async fn chart_values(lab_dir: &LabDir, files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
-    let values = crate::chart::merged_values(files)?;
+/// the install's `values` (all its files merged, as helm merges them) already pin it.
+pub async fn chart_values(lab_dir: &LabDir, values: &Value) -> anyhow::Result<Vec<String>> {
     let connector = &values["crux"]["connector"];
     if connector["checksum"]["value"]
         .as_str()
