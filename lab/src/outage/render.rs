@@ -142,8 +142,8 @@ pub fn markdown(report: &OutageReport) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                node.node,
-                node.pods.join(", "),
+                md_text(&node.node),
+                md_text(&node.pods.join(", ")),
                 at(node.stopped_ms),
                 at(node.not_ready_ms),
                 at(node.started_ms),

@@ -3,7 +3,7 @@
 //! read back from every connector pod on its own address.
 
 use super::probe::{AckedWrite, Probe, ProbeConfig};
-use super::scenario::{Action, PodSelector, Scenario, Target, Then};
+use super::scenario::{Action, PodSelector, Scenario, Step, Target, Then};
 use super::{
     OutageReport, PhaseStats, PodConvergence, PodOutage, RequestKind, RequestTotals, Sample,
 };
@@ -313,79 +313,48 @@ async fn drive<S: Substrate>(
     let mut node_outages = Vec::new();
     for step in &scenario.steps {
         tokio::time::sleep(step.delay).await;
-        if step.action.is_node_fault() {
-            let before = substrate.list_pods().await?;
-            if step.action == Action::StartNode {
-                let at = (stopped.iter())
-                    .position(|(target, _)| *target == step.target)
-                    .ok_or_else(|| anyhow::anyhow!("no node stopped for {}", step.target))?;
-                let (_, node) = stopped.remove(at);
-                eprintln!("  {} start node {node}", probe.now_ms());
-                substrate.start_node(&node).await?;
-            } else {
-                let name = target_pod(substrate, settings, &step.target).await?;
-                eprintln!("  {} stop the node of {name}", probe.now_ms());
-                let node = substrate.stop_node(&name).await?;
-                let at_ms = probe.now_ms();
-                eprintln!(
-                    "  {at_ms} node {} stopped with {}",
-                    node.node,
-                    node.pods.join(", ")
-                );
-                downed.extend(
-                    before
-                        .pods
-                        .iter()
-                        .filter(|pod| node.pods.contains(&pod.name))
-                        .map(|pod| Downed {
-                            name: pod.name.clone(),
-                            old_uid: pod.uid.clone(),
-                            at_ms,
-                        }),
-                );
-                stopped.push((step.target, node.node.clone()));
-                node_outages.push(crate::node_faults::NodeOutage {
-                    node: node.node,
-                    pods: node.pods,
-                    ..Default::default()
+        last_fault = if step.action.is_node_fault() {
+            let nodes = NodeSteps {
+                stopped: &mut stopped,
+                outages: &mut node_outages,
+            };
+            nodes
+                .carry_out(substrate, settings, step, probe, &mut downed)
+                .await?
+        } else {
+            let frozen = paused.iter().position(|(target, _)| *target == step.target);
+            let name = match (step.action, frozen) {
+                (Action::Resume, Some(at)) => paused.remove(at).1,
+                _ => target_pod(substrate, settings, &step.target).await?,
+            };
+            if step.action == Action::Pause {
+                paused.push((step.target, name.clone()));
+            }
+            let pods = substrate.list_pods().await?;
+            let pod = pods
+                .get(&name)
+                .ok_or_else(|| anyhow::anyhow!("no pod {name} to {:?}", step.action))?;
+            eprintln!("  {} {:?} {name}", probe.now_ms(), step.action);
+            match step.action {
+                Action::Kill => substrate.kill_pod(&name).await?,
+                Action::Delete => substrate.delete_pod(&name).await?,
+                Action::Pause => substrate.pause_pod(&name).await?,
+                Action::Resume => substrate.resume_pod(&name).await?,
+                Action::Restart => substrate.restart_pod(&name).await?,
+                Action::StopNode | Action::StartNode => {
+                    unreachable!("node steps are handled above")
+                }
+            }
+            let at_ms = probe.now_ms();
+            if matches!(step.action, Action::Kill | Action::Delete | Action::Restart) {
+                downed.push(Downed {
+                    name: name.clone(),
+                    old_uid: pod.uid.clone(),
+                    at_ms,
                 });
             }
-            last_fault = probe.now_ms();
-            if step.then == Then::WaitHealed {
-                healed_in_time &=
-                    wait_healed(substrate, &downed, log, options.heal_deadline).await?;
-            }
-            continue;
-        }
-        let frozen = paused.iter().position(|(target, _)| *target == step.target);
-        let name = match (step.action, frozen) {
-            (Action::Resume, Some(at)) => paused.remove(at).1,
-            _ => target_pod(substrate, settings, &step.target).await?,
+            at_ms
         };
-        if step.action == Action::Pause {
-            paused.push((step.target, name.clone()));
-        }
-        let pods = substrate.list_pods().await?;
-        let pod = pods
-            .get(&name)
-            .ok_or_else(|| anyhow::anyhow!("no pod {name} to {:?}", step.action))?;
-        eprintln!("  {} {:?} {name}", probe.now_ms(), step.action);
-        match step.action {
-            Action::Kill => substrate.kill_pod(&name).await?,
-            Action::Delete => substrate.delete_pod(&name).await?,
-            Action::Pause => substrate.pause_pod(&name).await?,
-            Action::Resume => substrate.resume_pod(&name).await?,
-            Action::Restart => substrate.restart_pod(&name).await?,
-            Action::StopNode | Action::StartNode => unreachable!("node steps are handled above"),
-        }
-        last_fault = probe.now_ms();
-        if matches!(step.action, Action::Kill | Action::Delete | Action::Restart) {
-            downed.push(Downed {
-                name: name.clone(),
-                old_uid: pod.uid.clone(),
-                at_ms: last_fault,
-            });
-        }
         if step.then == Then::WaitHealed {
             healed_in_time &= wait_healed(substrate, &downed, log, options.heal_deadline).await?;
         }
@@ -416,6 +385,62 @@ async fn drive<S: Substrate>(
         pods_back_ms: back.unwrap_or(last_fault).max(last_fault),
         healed_in_time,
     })
+}
+
+/// The nodes a scenario stopped, by the target that chose each (`start-node` starts the
+/// node stopped, wherever the target pod is now), and what each outage took down.
+struct NodeSteps<'a> {
+    stopped: &'a mut Vec<(Target, String)>,
+    outages: &'a mut Vec<crate::node_faults::NodeOutage>,
+}
+
+impl NodeSteps<'_> {
+    /// Carries out a `stop-node` or `start-node` step; returns when it was done. The pods
+    /// on a stopped node join `downed`.
+    async fn carry_out<S: Substrate>(
+        self,
+        substrate: &S,
+        settings: &LabSettings,
+        step: &Step,
+        probe: &Probe,
+        downed: &mut Vec<Downed>,
+    ) -> anyhow::Result<u64> {
+        if step.action == Action::StartNode {
+            let at = (self.stopped.iter())
+                .position(|(target, _)| *target == step.target)
+                .ok_or_else(|| anyhow::anyhow!("no node stopped for {}", step.target))?;
+            let (_, node) = self.stopped.remove(at);
+            eprintln!("  {} start node {node}", probe.now_ms());
+            substrate.start_node(&node).await?;
+            return Ok(probe.now_ms());
+        }
+        let name = target_pod(substrate, settings, &step.target).await?;
+        let before = substrate.list_pods().await?;
+        eprintln!("  {} stop the node of {name}", probe.now_ms());
+        let node = substrate.stop_node(&name).await?;
+        let at_ms = probe.now_ms();
+        eprintln!(
+            "  {at_ms} node {} stopped with {}",
+            node.node,
+            node.pods.join(", ")
+        );
+        downed.extend(
+            (before.pods.iter())
+                .filter(|pod| node.pods.contains(&pod.name))
+                .map(|pod| Downed {
+                    name: pod.name.clone(),
+                    old_uid: pod.uid.clone(),
+                    at_ms,
+                }),
+        );
+        self.stopped.push((step.target, node.node.clone()));
+        self.outages.push(crate::node_faults::NodeOutage {
+            node: node.node,
+            pods: node.pods,
+            ..Default::default()
+        });
+        Ok(at_ms)
+    }
 }
 
 /// The pod a step targets; `leader` and `follower` ask the golden store, at the time of
