@@ -201,12 +201,16 @@ pub async fn leaderships<S: Substrate + ?Sized>(
     Ok(found)
 }
 
-/// How far the golden store of `brokers` brokers is from serving the lab: `Ok` once the
-/// quorum has a leader, the lab's topics exist and every replica of them is in sync. The
-/// topics are created led by the broker after the active controller, so that losing their
-/// leader (`kafka-leader`) is not also losing the controller, whose election would add
-/// its own stall; a run where the two coincide says so in its leaderships.
-pub async fn readiness(bootstrap: &str, cohort: &str, brokers: u16) -> Result<String, String> {
+/// Creates the lab's topics on the golden store of `brokers` brokers once its quorum has a
+/// leader; returns the active controller's node id and the topics' names. They are led by the broker after the active
+/// controller, so that losing their leader (`kafka-leader`) is not also losing the
+/// controller, whose election would add its own stall; a run where the two coincide says
+/// so in its leaderships.
+pub async fn create_lab_topics(
+    bootstrap: &str,
+    cohort: &str,
+    brokers: u16,
+) -> Result<(i32, Vec<String>), String> {
     let controller = active_controller(bootstrap, CALL_TIMEOUT)
         .await
         .map_err(|e| format!("no quorum leader yet ({e})"))?;
@@ -214,7 +218,15 @@ pub async fn readiness(bootstrap: &str, cohort: &str, brokers: u16) -> Result<St
     create_topics(bootstrap, &topics, CALL_TIMEOUT)
         .await
         .map_err(|e| format!("creating the lab's topics: {e}"))?;
-    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    Ok((
+        controller,
+        topics.into_iter().map(|topic| topic.name).collect(),
+    ))
+}
+
+/// How far `topics` are from serving the lab: `Ok` once every replica of them is in sync.
+pub async fn replicated(bootstrap: &str, topics: &[String]) -> Result<String, String> {
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let cluster = metadata(bootstrap, Some(&names), CALL_TIMEOUT).await?;
     let lagging: Vec<&str> = names
         .iter()
@@ -228,10 +240,7 @@ pub async fn readiness(bootstrap: &str, cohort: &str, brokers: u16) -> Result<St
         })
         .collect();
     if lagging.is_empty() {
-        Ok(format!(
-            "controller broker {controller}, {} topics fully replicated",
-            names.len()
-        ))
+        Ok(format!("{} topics fully replicated", names.len()))
     } else {
         Err(format!("not fully replicated yet: {}", lagging.join(", ")))
     }
@@ -343,7 +352,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn readiness_waits_for_every_replica_in_sync() {
+    async fn topics_are_created_once_then_waited_for_until_every_replica_is_in_sync() {
         let topics = lab_topics("coco", 3, 0);
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         let brokers = [(0, "a"), (1, "b"), (2, "c")];
@@ -355,8 +364,11 @@ mod tests {
             (METADATA, metadata_answer(&brokers, &all_led)),
         ]);
         let (address, keys) = serve(ready).await;
-        let said = readiness(&address, "coco", 3).await.unwrap();
-        assert_eq!(said, "controller broker 2, 3 topics fully replicated");
+        let (controller, created) = create_lab_topics(&address, "coco", 3).await.unwrap();
+        assert_eq!(controller, 2);
+        assert_eq!(created, names);
+        let said = replicated(&address, &created).await.unwrap();
+        assert_eq!(said, "3 topics fully replicated");
         assert_eq!(
             *keys.lock().unwrap(),
             [DESCRIBE_QUORUM, CREATE_TOPICS, METADATA]
@@ -364,17 +376,13 @@ mod tests {
 
         let mut electing = all_led.clone();
         electing[0] = (names[0], 0, &[(0, -1)]);
-        let lagging = HashMap::from([
-            (DESCRIBE_QUORUM, quorum_answer(2)),
-            (CREATE_TOPICS, created_answer(&created_all)),
-            (METADATA, metadata_answer(&brokers, &electing)),
-        ]);
+        let lagging = HashMap::from([(METADATA, metadata_answer(&brokers, &electing))]);
         let (address, _keys) = serve(lagging).await;
-        let not_yet = readiness(&address, "coco", 3).await.unwrap_err();
+        let not_yet = replicated(&address, &created).await.unwrap_err();
         assert!(not_yet.contains(crux::TX_LOG_TOPIC), "{not_yet}");
 
         let (address, _keys) = serve(HashMap::from([(DESCRIBE_QUORUM, quorum_answer(-1))])).await;
-        let no_quorum = readiness(&address, "coco", 3).await.unwrap_err();
+        let no_quorum = create_lab_topics(&address, "coco", 3).await.unwrap_err();
         assert!(no_quorum.contains("no quorum leader"), "{no_quorum}");
     }
 

@@ -465,14 +465,21 @@ async fn golden_store_ready(
     started: Instant,
 ) -> Result<(), DeadlineExceeded> {
     let bootstrap = plan.golden_store_bootstrap();
-    let said = poll_until(
-        "the golden store's quorum and fully replicated topics",
+    let waiting = Instant::now();
+    let (controller, topics) = poll_until(
+        "the golden store's quorum and the lab's topics",
         deadline,
-        || crate::kafka::readiness(&bootstrap, &settings.cohort, GOLDEN_STORE_MEMBERS),
+        || crate::kafka::create_lab_topics(&bootstrap, &settings.cohort, GOLDEN_STORE_MEMBERS),
+    )
+    .await?;
+    let said = poll_until(
+        "every replica of the lab's topics in sync",
+        deadline.saturating_sub(waiting.elapsed()),
+        || crate::kafka::replicated(&bootstrap, &topics),
     )
     .await?;
     eprintln!(
-        "  {:<16} ready: {said} ({:.1}s)",
+        "  {:<16} ready: controller broker {controller}, {said} ({:.1}s)",
         "golden store",
         started.elapsed().as_secs_f64()
     );
