@@ -17,11 +17,20 @@ const FLAG_NAME: u8 = 0x08;
 const FLAG_COMMENT: u8 = 0x10;
 const FLAGS_RESERVED: u8 = 0xe0;
 
+/// Whether the trailer's CRC-32 is checked (its length always is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checksum {
+    Verify,
+    /// Another reader of the same archive verifies it.
+    Skip,
+}
+
 /// The inflated contents of the gzip member at the start of a reader; bytes after the
 /// member (another member, or padding) are left unread.
 pub(crate) struct GzipMember<R> {
     inflated: DeflateDecoder<R>,
-    crc: crc32fast::Hasher,
+    /// `None` when the checksum is not verified.
+    crc: Option<crc32fast::Hasher>,
     length: u32,
     /// Set once the trailer has been checked: reads give end of file.
     done: bool,
@@ -46,7 +55,7 @@ fn read_part(reader: &mut impl Read, buffer: &mut [u8], part: &str) -> io::Resul
 
 impl<R: BufRead> GzipMember<R> {
     /// Reads and checks the member's header.
-    pub fn new(mut reader: R) -> io::Result<Self> {
+    pub fn new(mut reader: R, checksum: Checksum) -> io::Result<Self> {
         let mut header = [0; 10];
         read_part(&mut reader, &mut header, "header")?;
         if header[..2] != MAGIC {
@@ -82,7 +91,7 @@ impl<R: BufRead> GzipMember<R> {
         }
         Ok(GzipMember {
             inflated: DeflateDecoder::new(reader),
-            crc: crc32fast::Hasher::new(),
+            crc: (checksum == Checksum::Verify).then(crc32fast::Hasher::new),
             length: 0,
             done: false,
         })
@@ -93,7 +102,9 @@ impl<R: BufRead> GzipMember<R> {
         let mut trailer = [0; 8];
         read_part(self.inflated.get_mut(), &mut trailer, "trailer")?;
         let [c0, c1, c2, c3, l0, l1, l2, l3] = trailer;
-        if u32::from_le_bytes([c0, c1, c2, c3]) != self.crc.clone().finalize() {
+        if let Some(crc) = &self.crc
+            && u32::from_le_bytes([c0, c1, c2, c3]) != crc.clone().finalize()
+        {
             return Err(invalid("gzip checksum mismatch: the archive is damaged"));
         }
         if u32::from_le_bytes([l0, l1, l2, l3]) != self.length {
@@ -114,7 +125,9 @@ impl<R: BufRead> Read for GzipMember<R> {
             self.check_trailer()?;
             return Ok(0);
         }
-        self.crc.update(&buffer[..read]);
+        if let Some(crc) = &mut self.crc {
+            crc.update(&buffer[..read]);
+        }
         // The trailer holds the length modulo 2³².
         self.length = self.length.wrapping_add(read as u32);
         Ok(read)
@@ -139,7 +152,7 @@ mod tests {
 
     fn inflate(member: &[u8]) -> io::Result<Vec<u8>> {
         let mut inflated = Vec::new();
-        GzipMember::new(member)?.read_to_end(&mut inflated)?;
+        GzipMember::new(member, Checksum::Verify)?.read_to_end(&mut inflated)?;
         Ok(inflated)
     }
 
@@ -151,7 +164,7 @@ mod tests {
         two.extend(gzip(b"next", false));
         let mut reader = &two[..];
         let mut inflated = Vec::new();
-        GzipMember::new(&mut reader)
+        GzipMember::new(&mut reader, Checksum::Verify)
             .unwrap()
             .read_to_end(&mut inflated)
             .unwrap();
@@ -184,6 +197,14 @@ mod tests {
             "the gzip trailer is cut short"
         );
         assert_eq!(message(&member[..6]), "the gzip header is cut short");
+        // Skipped, a changed checksum passes; a changed length still does not.
+        let skipped = |member: &[u8]| {
+            let mut inflated = Vec::new();
+            GzipMember::new(member, Checksum::Skip)?.read_to_end(&mut inflated)?;
+            Ok::<_, io::Error>(inflated)
+        };
+        assert_eq!(skipped(&bad_crc).unwrap(), contents);
+        assert!(skipped(&bad_length).is_err());
         assert!(message(b"PK\x03\x04 not gzip").contains("no gzip magic"));
     }
 }

@@ -14,26 +14,55 @@ const MAX_DEPTH: usize = 128;
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
-/// What is wrong with a document, and where (1-based line and column, in bytes).
-/// Boxed, so that results in the reader's hot paths stay a register or two wide.
+/// What is wrong with a document, and where. Boxed, so that results in the reader's hot
+/// paths stay a register or two wide.
 #[derive(Debug)]
 pub struct JsonError(Box<Located>);
 
 #[derive(Debug)]
 struct Located {
     message: String,
-    line: usize,
-    column: usize,
+    place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    /// 1-based, in bytes: known when the reader holds the whole document.
+    LineColumn { line: usize, column: usize },
+    /// The byte offset in the document: all a reader of one window of it can tell.
+    Byte(usize),
+}
+
+impl JsonError {
+    /// Bytes that are not UTF-8 at `offset` of a document read in pieces.
+    pub(crate) fn not_utf8(offset: usize) -> Self {
+        JsonError(Box::new(Located {
+            message: "invalid UTF-8".to_owned(),
+            place: Place::Byte(offset),
+        }))
+    }
+
+    /// What is wrong, without where.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// Whether the error names a line and column (else only a byte offset).
+    pub(crate) fn has_line(&self) -> bool {
+        matches!(self.0.place, Place::LineColumn { .. })
+    }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Located {
-            message,
-            line,
-            column,
-        } = &*self.0;
-        write!(f, "{message} at line {line} column {column}")
+        let Located { message, place } = &*self.0;
+        match place {
+            Place::LineColumn { line, column } => {
+                write!(f, "{message} at line {line} column {column}")
+            }
+            Place::Byte(offset) => write!(f, "{message} at byte {offset}"),
+        }
     }
 }
 
@@ -42,41 +71,74 @@ impl std::error::Error for JsonError {}
 pub(crate) type Result<T> = std::result::Result<T, JsonError>;
 
 /// A position in a JSON document, moved forward by reading or skipping values.
+///
+/// The reader holds the whole document, or one window of it as the document streams in.
+/// A window that is not the document's last may end in the middle of a value: a read
+/// that reaches its end marks the reader *starved* (its outcome, error or not, is void),
+/// and the caller reads the same value again from a longer window.
 pub(crate) struct Reader<'a> {
     text: &'a str,
+    at: usize,
+    depth: usize,
+    /// The document offset of `text`'s first byte.
+    base: usize,
+    /// Whether `text` runs to the document's end.
+    last: bool,
+    starved: bool,
+}
+
+/// Where a reader was: its position and depth, to read again from.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
     at: usize,
     depth: usize,
 }
 
 impl<'a> Reader<'a> {
-    /// Fails when `document` is not UTF-8; checked once here, so strings need no check.
+    /// A reader of a whole document; fails when `document` is not UTF-8 (checked once
+    /// here, so strings need no check).
     pub fn new(document: &'a [u8]) -> Result<Self> {
         match std::str::from_utf8(document) {
-            Ok(text) => Ok(Reader {
-                text,
-                at: 0,
-                depth: 0,
-            }),
+            Ok(text) => Ok(Reader::window(text, 0, 0, true)),
             Err(error) => Err(error_at(document, error.valid_up_to(), "invalid UTF-8")),
         }
     }
 
-    /// A reader of `text` (a whole document, already known to be UTF-8) at byte `at`,
-    /// inside `depth` open objects and arrays — the start of the document, or a later part
-    /// of it parsed on another thread. Errors give lines and columns in the whole document.
-    pub fn resume(text: &'a str, at: usize, depth: usize) -> Self {
-        Reader { text, at, depth }
+    /// A reader of `text`, the document from offset `base` on, inside `depth` open objects
+    /// and arrays; `last` when `text` runs to the document's end.
+    pub fn window(text: &'a str, base: usize, depth: usize, last: bool) -> Self {
+        Reader {
+            text,
+            at: 0,
+            depth,
+            base,
+            last,
+            starved: false,
+        }
     }
 
-    /// Where the next value starts (past any whitespace).
-    pub fn position(&mut self) -> usize {
-        self.skip_whitespace();
+    /// Whether a read reached the end of a window that is not the document's last: what
+    /// it gave, error or not, is void.
+    pub fn starved(&self) -> bool {
+        self.starved
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark {
+            at: self.at,
+            depth: self.depth,
+        }
+    }
+
+    /// Back to `mark`, to read from there again (in a longer window).
+    pub fn rewind(&mut self, mark: Mark) {
+        self.at = mark.at;
+        self.depth = mark.depth;
+    }
+
+    /// How far into the window the reader is.
+    pub fn consumed(&self) -> usize {
         self.at
-    }
-
-    /// Continues at `at`, where a value read elsewhere ends.
-    pub fn jump(&mut self, at: usize) {
-        self.at = at;
     }
 
     /// How many objects and arrays are open here.
@@ -88,13 +150,43 @@ impl<'a> Reader<'a> {
         self.text.as_bytes()
     }
 
+    /// The byte at `at`, noting when the window ends before it.
+    #[inline(always)]
+    fn byte_at(&mut self, at: usize) -> Option<u8> {
+        let byte = self.bytes().get(at).copied();
+        if byte.is_none() {
+            self.starved |= !self.last;
+        }
+        byte
+    }
+
+    /// The bytes `at..end`, noting when the window ends before `end`.
+    fn bytes_at(&mut self, at: usize, end: usize) -> Option<&'a [u8]> {
+        let bytes = self.bytes().get(at..end);
+        if bytes.is_none() {
+            self.starved |= !self.last;
+        }
+        bytes
+    }
+
     pub fn error(&self, message: impl fmt::Display) -> JsonError {
-        error_at(self.bytes(), self.at, message)
+        self.error_at(self.at, message)
+    }
+
+    /// An error at `at`: by line and column when the window is the whole document.
+    fn error_at(&self, at: usize, message: impl fmt::Display) -> JsonError {
+        if self.base == 0 && self.last {
+            return error_at(self.bytes(), at, message);
+        }
+        JsonError(Box::new(Located {
+            message: message.to_string(),
+            place: Place::Byte(self.base + at),
+        }))
     }
 
     /// Moves past whitespace; returns the byte after it, if any.
     fn skip_whitespace(&mut self) -> Option<u8> {
-        while let Some(&byte) = self.bytes().get(self.at) {
+        while let Some(byte) = self.byte_at(self.at) {
             if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(byte);
             }
@@ -133,13 +225,19 @@ impl<'a> Reader<'a> {
         mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
     ) -> Result<()> {
         self.nested(b'{', b'}', expected, |reader| {
-            let key = reader.string("a string key")?;
-            if reader.peek()? != b':' {
-                return Err(reader.error("expected `:`"));
-            }
-            reader.at += 1;
+            let key = reader.key()?;
             field(reader, key)
         })
+    }
+
+    /// An object's key, and the `:` after it.
+    pub fn key(&mut self) -> Result<Cow<'a, str>> {
+        let key = self.string("a string key")?;
+        if self.peek()? != b':' {
+            return Err(self.error("expected `:`"));
+        }
+        self.at += 1;
+        Ok(key)
     }
 
     /// An array, handing each item to `item`; returns how many there were.
@@ -164,6 +262,21 @@ impl<'a> Reader<'a> {
         expected: &str,
         mut member: impl FnMut(&mut Self) -> Result<()>,
     ) -> Result<()> {
+        if self.open(open, close, expected)? {
+            loop {
+                member(self)?;
+                if !self.separator(close)? {
+                    break;
+                }
+            }
+            self.close();
+        }
+        Ok(())
+    }
+
+    /// Past the `open` of an object or array; true when a member follows, false when it
+    /// is empty (then past its `close` too).
+    pub fn open(&mut self, open: u8, close: u8, expected: &str) -> Result<bool> {
         if self.peek()? != open {
             return Err(self.unexpected(expected));
         }
@@ -173,16 +286,16 @@ impl<'a> Reader<'a> {
         self.depth += 1;
         self.at += 1;
         if self.peek()? != close {
-            loop {
-                member(self)?;
-                if !self.separator(close)? {
-                    break;
-                }
-            }
+            return Ok(true);
         }
+        self.close();
+        Ok(false)
+    }
+
+    /// Past the closing byte that [`Reader::separator`] found.
+    pub fn close(&mut self) {
         self.at += 1;
         self.depth -= 1;
-        Ok(())
     }
 
     /// After a member: true past a `,` (another member follows), false before `close`.
@@ -212,7 +325,7 @@ impl<'a> Reader<'a> {
         // Escapes are rare: serde_json decodes them, surrogate pairs and all.
         serde_json::from_str(&self.text[start..self.at])
             .map(Cow::Owned)
-            .map_err(|error| error_at(self.bytes(), start, error))
+            .map_err(|error| self.error_at(start, error))
     }
 
     /// An unsigned integer, as serde reads a `u64`.
@@ -248,14 +361,15 @@ impl<'a> Reader<'a> {
 
     /// [`Reader::skip`], returning the value's text.
     pub fn skip_text(&mut self) -> Result<&'a str> {
-        let start = self.position();
+        self.skip_whitespace();
+        let start = self.at;
         self.skip()?;
         Ok(&self.text[start..self.at])
     }
 
     fn literal(&mut self, word: &str) -> Result<()> {
         let end = self.at + word.len();
-        if self.bytes().get(self.at..end) != Some(word.as_bytes()) {
+        if self.bytes_at(self.at, end) != Some(word.as_bytes()) {
             return Err(self.error("expected value"));
         }
         self.at = end;
@@ -271,7 +385,7 @@ impl<'a> Reader<'a> {
         self.at += 1;
         loop {
             self.at += special_offset(&self.bytes()[self.at..]);
-            match self.bytes().get(self.at) {
+            match self.byte_at(self.at) {
                 Some(b'"') => {
                     self.at += 1;
                     return Ok(escaped);
@@ -292,13 +406,13 @@ impl<'a> Reader<'a> {
 
     /// Past `\x` or `\uXXXX`.
     fn skip_escape(&mut self) -> Result<()> {
-        let length = match self.bytes().get(self.at + 1) {
+        let length = match self.byte_at(self.at + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
             Some(b'u') => 6,
             Some(_) => return Err(self.error("invalid escape")),
             None => return Err(self.error("EOF while parsing a string")),
         };
-        let hex = self.bytes().get(self.at + 2..self.at + length);
+        let hex = self.bytes_at(self.at + 2, self.at + length);
         match hex {
             Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => {
                 self.at += length;
@@ -312,7 +426,7 @@ impl<'a> Reader<'a> {
     /// Past a number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     fn skip_number(&mut self) -> Result<()> {
         self.skip_if(|byte| byte == b'-');
-        match self.bytes().get(self.at) {
+        match self.byte_at(self.at) {
             Some(b'0') => self.at += 1,
             Some(b'1'..=b'9') => self.skip_digits(),
             Some(_) => return Err(self.error("invalid number")),
@@ -329,7 +443,7 @@ impl<'a> Reader<'a> {
     }
 
     fn skip_if(&mut self, wanted: impl Fn(u8) -> bool) -> bool {
-        let found = self.bytes().get(self.at).is_some_and(|&byte| wanted(byte));
+        let found = self.byte_at(self.at).is_some_and(wanted);
         self.at += usize::from(found);
         found
     }
@@ -350,7 +464,7 @@ impl<'a> Reader<'a> {
     /// wrong kind, naming the value found here.
     fn unexpected(&mut self, expected: &str) -> JsonError {
         let start = self.at;
-        let message = match self.bytes().get(start) {
+        let message = match self.byte_at(start) {
             Some(b'"') => self
                 .string("a string")
                 .map(|text| invalid_type(Unexpected::Str(&text), expected)),
@@ -364,7 +478,7 @@ impl<'a> Reader<'a> {
             }),
             Some(b'{') => Ok(invalid_type(Unexpected::Map, expected)),
             Some(b'[') => Ok(invalid_type(Unexpected::Seq, expected)),
-            Some(&byte @ (b't' | b'f')) => {
+            Some(byte @ (b't' | b'f')) => {
                 Ok(invalid_type(Unexpected::Bool(byte == b't'), expected))
             }
             Some(b'n') => Ok(invalid_type(Unexpected::Unit, expected)),
@@ -390,8 +504,10 @@ fn error_at(bytes: &[u8], at: usize, message: impl fmt::Display) -> JsonError {
         .map_or(0, |n| n + 1);
     JsonError(Box::new(Located {
         message: message.to_string(),
-        line: 1 + before.iter().filter(|&&byte| byte == b'\n').count(),
-        column: 1 + before.len() - line_start,
+        place: Place::LineColumn {
+            line: 1 + before.iter().filter(|&&byte| byte == b'\n').count(),
+            column: 1 + before.len() - line_start,
+        },
     }))
 }
 

@@ -14,7 +14,7 @@ pub mod archive;
 mod compare;
 mod gzip;
 mod json;
-mod parts;
+mod piece;
 mod pipeline;
 pub mod plot;
 mod profile;

@@ -1,24 +1,24 @@
 //! Reading one `profile-details/<Profile>.json` (ARCHITECTURE §3).
 //!
 //! The evidence lists are the bulk of a result set, so they are never built as a whole:
-//! the reader walks `profileResult.requirementResults[].positiveTestEvidence[]` and hands
-//! each item to the accumulator as it is read, its strings borrowed from the document.
-//! Every field not needed is skipped unparsed (but checked). Parts of a large document's
-//! evidence may be parsed on another thread meanwhile ([`read_part`]), for the walk to
-//! adopt (see `parts`).
+//! the walk goes through `profileResult.requirementResults[].positiveTestEvidence[]` and
+//! hands each item to the accumulator as it is read, its strings borrowed from the text.
+//! Every field not needed is skipped unparsed (but checked).
+//!
+//! A document need not be held whole: the walk is a machine that takes one step at a time
+//! (a key and its value, an evidence item, a comma), so it can stop where a window of the
+//! text ends and go on from there in the next ([`ProfileStream`]). Steps change nothing
+//! until their reading is done, so a step cut short by the window's end is simply taken
+//! again.
 
 use super::json::{Reader, Result};
-use super::parts::Parts;
+use super::piece::Piece;
 use super::stats::Timings;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, btree_map};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 
 /// The status of a profile that did not run.
 const NOT_RUN_STATUS: &str = "UNKNOWN_STATUS";
-/// Evidence items are this deep: in the document, `profileResult`, `requirementResults`,
-/// a requirement and its `positiveTestEvidence`.
-const EVIDENCE_DEPTH: usize = 5;
 
 /// What one profile-details file holds, reduced to what the report needs.
 #[derive(Debug, Default)]
@@ -31,36 +31,17 @@ pub(crate) struct ProfileDetails {
     pub discovered: Vec<(String, serde_json::Value)>,
 }
 
-/// Parses one profile-details document: `{class, relatedHTTPCode, profileResult}`.
+/// Parses one whole profile-details document: `{class, relatedHTTPCode, profileResult}`.
 pub(crate) fn read_profile(document: &[u8]) -> Result<ProfileDetails> {
-    let mut walker = Walker::new(None);
-    walker.walk(Reader::new(document)?)?;
-    Ok(walker.details)
-}
-
-/// [`read_profile`] of a document known to be UTF-8, adopting the `parts` of it another
-/// thread parses meanwhile: the same outcome, errors included.
-pub(crate) fn read_profile_text(text: &str, parts: Option<&Parts>) -> Result<ProfileDetails> {
-    let mut walker = Walker::new(parts);
-    let walked = walker.walk(Reader::resume(text, 0, 0));
-    if let Some(parts) = parts {
-        parts.abandon_from(walker.next_part);
-    }
-    walked.map(|()| walker.details)
+    let mut walk = Walk::default();
+    walk.walk(&mut Reader::new(document)?)?;
+    Ok(walk.details)
 }
 
 /// Whether a test-case-details document ran: one that never ran is only
 /// `{class, relatedHTTPCode}`, with no `testCaseResult`.
 pub(crate) fn read_test_case_ran(document: &[u8]) -> Result<bool> {
-    test_case_ran(Reader::new(document)?)
-}
-
-/// [`read_test_case_ran`] of a document known to be UTF-8.
-pub(crate) fn read_test_case_text(text: &str) -> Result<bool> {
-    test_case_ran(Reader::resume(text, 0, 0))
-}
-
-fn test_case_ran(mut reader: Reader) -> Result<bool> {
+    let mut reader = Reader::new(document)?;
     let mut ran = false;
     reader.object("a test case report", |reader, key| {
         if key == "testCaseResult" {
@@ -74,47 +55,54 @@ fn test_case_ran(mut reader: Reader) -> Result<bool> {
     Ok(ran)
 }
 
-/// The figures of the evidence items of a part of a document, and where the part ends.
-pub(crate) struct Part {
-    details: ProfileDetails,
-    end: usize,
-    /// Whether it ends at the end of its evidence list (else at the next part's start).
-    closed: bool,
+/// A profile document read as it streams in, window by window: each window is the text
+/// the walk did not finish (a step cut short) followed by the next piece of the document.
+#[derive(Default)]
+pub(crate) struct ProfileStream {
+    walk: Walk,
+    /// The text from where the walk stopped.
+    unread: String,
+    /// The document offset of `unread`.
+    base: usize,
+    /// How long a window must be before the walk is tried again: a step that did not fit
+    /// in a window waits for one twice as long, so a huge value is not read over and over.
+    wanted: usize,
 }
 
-/// Parses evidence items from `start` of `text` (a whole document), as the walk does
-/// inside an evidence list — the same code, at the same depth, so with the same figures
-/// and errors — up to the end of the list or `stop`, where the next part starts.
-/// `cancelled` says the walk will not adopt it: its outcome does not matter.
-pub(crate) fn read_part(
-    text: &str,
-    start: usize,
-    stop: usize,
-    cancelled: &AtomicBool,
-) -> Result<Part> {
-    let mut reader = Reader::resume(text, start, EVIDENCE_DEPTH);
-    let mut details = ProfileDetails::default();
-    loop {
-        if cancelled.load(Ordering::Relaxed) {
-            return Err(reader.error("not wanted"));
+impl ProfileStream {
+    /// Walks the document's next `piece`, after what is left of the piece before. Returns
+    /// the document's details once its last piece is walked.
+    pub fn walk(&mut self, piece: &mut Piece) -> Result<Option<ProfileDetails>> {
+        let last = piece.last();
+        if self.unread.len() + piece.text().len() < self.wanted && !last {
+            self.unread.push_str(piece.text());
+        } else if piece.prepend(&self.unread) {
+            // What was left (a step cut short) fits in front of the piece: no copy of it.
+            let consumed = self.walk_window(piece.text(), last)?;
+            self.unread.clear();
+            self.unread.push_str(&piece.text()[consumed..]);
+        } else {
+            self.unread.push_str(piece.text());
+            let window = std::mem::take(&mut self.unread);
+            let consumed = self.walk_window(&window, last)?;
+            self.unread = window;
+            self.unread.drain(..consumed);
         }
-        let evidence = Evidence::read(&mut reader)?;
-        details.take(evidence, &reader)?;
-        if !reader.separator(b']')? {
-            let end = reader.position();
-            return Ok(Part {
-                details,
-                end,
-                closed: true,
-            });
-        }
-        if reader.position() == stop {
-            return Ok(Part {
-                details,
-                end: stop,
-                closed: false,
-            });
-        }
+        Ok(last.then(|| std::mem::take(&mut self.walk.details)))
+    }
+
+    /// Walks `window`, the document from `self.base` on; returns how much of it was walked.
+    fn walk_window(&mut self, window: &str, last: bool) -> Result<usize> {
+        let mut reader = Reader::window(window, self.base, self.walk.depth, last);
+        self.walk.walk(&mut reader)?;
+        let consumed = reader.consumed();
+        self.walk.depth = reader.depth();
+        self.base += consumed;
+        self.wanted = match consumed {
+            0 => window.len().saturating_mul(2),
+            _ => 0,
+        };
+        Ok(consumed)
     }
 }
 
@@ -180,122 +168,249 @@ fn once<T>(field: &mut Option<T>, value: T, key: &str, reader: &Reader) -> Resul
     Ok(())
 }
 
-/// The walk of a whole document, adopting parts parsed elsewhere on the way.
-struct Walker<'p> {
-    details: ProfileDetails,
-    parts: Option<&'p Parts>,
-    /// The first of `parts` the walk has not reached yet.
-    next_part: usize,
+/// Where the walk is: the containers open around it, innermost last.
+enum Frame {
+    /// The document object; whether it had `profileResult`.
+    Document { seen: bool },
+    /// `profileResult`: `name`, `conformanceStatus`, `requirementResults`.
+    Result {
+        name: Option<String>,
+        status: Option<String>,
+        requirements: usize,
+    },
+    /// `requirementResults`, and how many so far.
+    Requirements { count: usize },
+    /// One requirement: only its `positiveTestEvidence` matters.
+    Requirement,
+    /// `positiveTestEvidence`: each item goes to the accumulator as soon as it is read.
+    Evidence,
 }
 
-impl<'p> Walker<'p> {
-    fn new(parts: Option<&'p Parts>) -> Self {
-        Walker {
-            details: ProfileDetails::default(),
-            parts,
-            next_part: 0,
+impl Frame {
+    fn close(&self) -> u8 {
+        match self {
+            Frame::Requirements { .. } | Frame::Evidence => b']',
+            Frame::Document { .. } | Frame::Result { .. } | Frame::Requirement => b'}',
         }
     }
+}
 
-    /// The document: `{class, relatedHTTPCode, profileResult}`.
-    fn walk(&mut self, mut reader: Reader) -> Result<()> {
-        let mut seen = false;
-        reader.object(
-            "a profile report (an object with `profileResult`)",
-            |reader, key| {
-                if key != "profileResult" {
-                    return reader.skip();
-                }
-                seen = true;
-                self.read_result(reader)
-            },
-        )?;
-        if !seen {
-            return Err(reader.error("missing field `profileResult`"));
-        }
-        reader.end()
-    }
+/// What comes next in the innermost container (or, with none open, in the document).
+#[derive(Default, Clone, Copy)]
+enum Phase {
+    /// The document's value.
+    #[default]
+    Start,
+    Member,
+    /// After a member: a comma, or the end of the container.
+    Separator,
+    /// After the document's value: only whitespace.
+    End,
+    Done,
+}
 
-    /// `profileResult`: `name`, `conformanceStatus`, `requirementResults`.
-    fn read_result(&mut self, reader: &mut Reader) -> Result<()> {
-        let mut name = None;
-        let mut status = None;
-        let mut requirements = 0;
-        reader.object("a profile result object", |reader, key| {
-            match key.as_ref() {
-                "name" => name = Some(reader.string("a string")?),
-                "conformanceStatus" => status = Some(reader.string("a string")?),
-                "requirementResults" => {
-                    requirements = reader
-                        .optional(|reader| {
-                            reader.array("an array of requirement results", |reader| {
-                                self.read_requirement(reader)
-                            })
-                        })?
-                        .unwrap_or(0);
-                }
-                _ => {
-                    reader.skip()?;
+/// The walk of a profile document, one step at a time.
+#[derive(Default)]
+struct Walk {
+    details: ProfileDetails,
+    frames: Vec<Frame>,
+    phase: Phase,
+    /// Objects and arrays open where the walk stopped (a window's reader starts there).
+    depth: usize,
+}
+
+/// Whether a step was taken, or cut short by the end of the window.
+enum Step {
+    Taken,
+    Starved,
+}
+
+impl Walk {
+    /// Takes steps until the document is walked or the window ends mid-step; the reader
+    /// is left where the walk stopped.
+    fn walk(&mut self, reader: &mut Reader) -> Result<()> {
+        while !matches!(self.phase, Phase::Done) {
+            let mark = reader.mark();
+            match self.step(reader) {
+                Ok(Step::Taken) => {}
+                Err(error) if !reader.starved() => return Err(error),
+                // Cut short by the window's end: taken again in the next window.
+                Ok(Step::Starved) | Err(_) => {
+                    reader.rewind(mark);
+                    return Ok(());
                 }
             }
-            Ok(())
-        })?;
-        let name = name.ok_or_else(|| reader.error("missing field `name`"))?;
-        self.details.name = name.into_owned();
-        self.details.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
+        }
         Ok(())
     }
 
-    /// One requirement: only its `positiveTestEvidence` matters; each item goes to the
-    /// accumulator as soon as it is read.
-    fn read_requirement(&mut self, reader: &mut Reader) -> Result<()> {
-        reader.object("a requirement result object", |reader, key| {
-            if key != "positiveTestEvidence" {
-                return reader.skip();
-            }
-            reader.optional(|reader| {
-                reader.array("an array of test evidence", |reader| self.evidence(reader))
-            })?;
-            Ok(())
-        })
-    }
-
-    /// The next evidence item — or, when a part another thread parsed starts right here,
-    /// that part's items.
-    fn evidence(&mut self, reader: &mut Reader) -> Result<()> {
-        if let Some(parts) = self.parts
-            && reader.depth() == EVIDENCE_DEPTH
-        {
-            let mut at = reader.position();
-            while let Some(part) = parts.reach(&mut self.next_part, at) {
-                let part = part?;
-                self.details.absorb(part.details);
-                reader.jump(part.end);
-                if part.closed {
-                    return Ok(());
+    /// One step: it reads first, and changes the walk only once the reading is whole.
+    fn step(&mut self, reader: &mut Reader) -> Result<Step> {
+        macro_rules! settled {
+            () => {
+                if reader.starved() {
+                    return Ok(Step::Starved);
                 }
-                at = part.end;
+            };
+        }
+        match (self.phase, self.frames.last_mut()) {
+            (Phase::Start, _) => {
+                let members = reader.open(
+                    b'{',
+                    b'}',
+                    "a profile report (an object with `profileResult`)",
+                )?;
+                settled!();
+                self.enter(members, Frame::Document { seen: false }, reader)?;
+            }
+            (Phase::End, _) => {
+                reader.end()?;
+                settled!();
+                self.phase = Phase::Done;
+            }
+            (Phase::Separator, Some(frame)) => {
+                let more = reader.separator(frame.close())?;
+                settled!();
+                if more {
+                    self.phase = Phase::Member;
+                } else {
+                    reader.close();
+                    let frame = self.frames.pop().expect("a frame is open");
+                    self.leave(frame, reader)?;
+                }
+            }
+            (Phase::Member, Some(Frame::Evidence)) => {
+                let evidence = Evidence::read(reader)?;
+                settled!();
+                self.details.take(evidence, reader)?;
+                self.phase = Phase::Separator;
+            }
+            (Phase::Member, Some(Frame::Document { seen })) => {
+                let key = reader.key()?;
+                if key != "profileResult" {
+                    reader.skip()?;
+                    settled!();
+                    self.phase = Phase::Separator;
+                } else {
+                    let members = reader.open(b'{', b'}', "a profile result object")?;
+                    settled!();
+                    *seen = true;
+                    let result = Frame::Result {
+                        name: None,
+                        status: None,
+                        requirements: 0,
+                    };
+                    self.enter(members, result, reader)?;
+                }
+            }
+            (
+                Phase::Member,
+                Some(Frame::Result {
+                    name,
+                    status,
+                    requirements,
+                }),
+            ) => {
+                let key = reader.key()?;
+                match key.as_ref() {
+                    "name" | "conformanceStatus" => {
+                        let value = reader.string("a string")?;
+                        settled!();
+                        let field = if key == "name" { name } else { status };
+                        *field = Some(value.into_owned());
+                        self.phase = Phase::Separator;
+                    }
+                    "requirementResults" => {
+                        let members = reader.optional(|reader| {
+                            reader.open(b'[', b']', "an array of requirement results")
+                        })?;
+                        settled!();
+                        *requirements = 0;
+                        match members {
+                            Some(members) => {
+                                self.enter(members, Frame::Requirements { count: 0 }, reader)?
+                            }
+                            None => self.phase = Phase::Separator,
+                        }
+                    }
+                    _ => {
+                        reader.skip()?;
+                        settled!();
+                        self.phase = Phase::Separator;
+                    }
+                }
+            }
+            (Phase::Member, Some(Frame::Requirements { count })) => {
+                let members = reader.open(b'{', b'}', "a requirement result object")?;
+                settled!();
+                *count += 1;
+                self.enter(members, Frame::Requirement, reader)?;
+            }
+            (Phase::Member, Some(Frame::Requirement)) => {
+                let key = reader.key()?;
+                if key != "positiveTestEvidence" {
+                    reader.skip()?;
+                    settled!();
+                    self.phase = Phase::Separator;
+                } else {
+                    let members = reader
+                        .optional(|reader| reader.open(b'[', b']', "an array of test evidence"))?;
+                    settled!();
+                    match members {
+                        Some(members) => self.enter(members, Frame::Evidence, reader)?,
+                        None => self.phase = Phase::Separator,
+                    }
+                }
+            }
+            (Phase::Member | Phase::Separator, None) | (Phase::Done, _) => {
+                unreachable!("members and commas are read inside a container; a walk done stops")
             }
         }
-        let evidence = Evidence::read(reader)?;
-        self.details.take(evidence, reader)
+        Ok(Step::Taken)
+    }
+
+    /// Into a container just opened: to its first member, or, when it is empty, out of it
+    /// again (its end is read already).
+    fn enter(&mut self, members: bool, frame: Frame, reader: &Reader) -> Result<()> {
+        if !members {
+            return self.leave(frame, reader);
+        }
+        self.frames.push(frame);
+        self.phase = Phase::Member;
+        Ok(())
+    }
+
+    /// Out of a container whose end the reader has just passed.
+    fn leave(&mut self, frame: Frame, reader: &Reader) -> Result<()> {
+        self.phase = Phase::Separator;
+        match frame {
+            Frame::Document { seen } => {
+                if !seen {
+                    return Err(reader.error("missing field `profileResult`"));
+                }
+                self.phase = Phase::End;
+            }
+            Frame::Result {
+                name,
+                status,
+                requirements,
+            } => {
+                let name = name.ok_or_else(|| reader.error("missing field `name`"))?;
+                self.details.name = name;
+                self.details.ran = requirements > 0 && status.as_deref() != Some(NOT_RUN_STATUS);
+            }
+            Frame::Requirements { count } => {
+                if let Some(Frame::Result { requirements, .. }) = self.frames.last_mut() {
+                    *requirements = count;
+                }
+            }
+            Frame::Requirement | Frame::Evidence => {}
+        }
+        Ok(())
     }
 }
 
 impl ProfileDetails {
-    /// Adds the evidence of a part read after this one.
-    fn absorb(&mut self, later: ProfileDetails) {
-        for (method, timings) in later.timings_by_method {
-            match self.timings_by_method.entry(method) {
-                btree_map::Entry::Vacant(slot) => {
-                    slot.insert(timings);
-                }
-                btree_map::Entry::Occupied(mut slot) => slot.get_mut().absorb(timings),
-            }
-        }
-        self.discovered.extend(later.discovered);
-    }
-
     fn take(&mut self, evidence: Evidence, reader: &Reader) -> Result<()> {
         let Some(kind) = evidence.kind else {
             return Err(reader.error("missing field `testEvidenceType`"));
@@ -346,8 +461,10 @@ impl ProfileDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::JsonError;
+    use crate::piece::{PieceError, Pieces};
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn timed(method: &str, assertion: &str, elapsed: u64) -> serde_json::Value {
         json!({"profileId": 1, "testCaseId": "tc", "testEvidenceType": "SUCCESSFUL_ASSERTION",
@@ -487,10 +604,156 @@ mod tests {
             })
     }
 
+    /// An evidence item: timed (with ties), untimed, a property, or one with strings and
+    /// nested lists inside.
+    fn evidence() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            // Numbers of several digits, to be cut by a piece's end; few, to tie.
+            4 => (0..3usize, 0..4u64, 0..20u32).prop_map(|(method, elapsed, id)| json!({
+                "profileId": 12345, "testEvidenceType": "SUCCESSFUL_ASSERTION",
+                "assertionId": format!("a-{id}"), "methodName": format!("m{method}"),
+                "elapsedTime": elapsed * 1001})),
+            1 => Just(json!({"testEvidenceType": "SUCCESSFUL_ASSERTION", "assertionId": "u"})),
+            1 => (0..3u32).prop_map(|n| json!({"testEvidenceType": "DISCOVERED_PROPERTY",
+                "propertyName": format!("p{n}"), "propertyValue": [{"x": n}, {"y": "},{"}]})),
+            1 => Just(json!({"testEvidenceType": "SUCCESSFUL_ASSERTION", "assertionId": "s},{",
+                "methodName": "m0", "elapsedTime": 2, "testCaseName": "},{\"a\":1},{"})),
+        ]
+    }
+
+    /// A profile document of a few requirements, compact or pretty-printed.
+    fn document() -> impl Strategy<Value = String> {
+        let requirement = (prop::collection::vec(evidence(), 0..12), any::<bool>()).prop_map(
+            |(items, notes_first)| {
+                let notes = json!([{"n": 1}, {"n": "},{"}]);
+                if notes_first {
+                    json!({"id": 2.5e-3, "notes": notes, "positiveTestEvidence": items})
+                } else {
+                    json!({"id": true, "positiveTestEvidence": items, "notes": notes})
+                }
+            },
+        );
+        (prop::collection::vec(requirement, 1..4), any::<bool>()).prop_map(
+            |(requirements, pretty)| {
+                let document = json!({"class": "ProfileReportResponse", "profileResult": {
+                    "id": 98765, "name": "P", "conformanceStatus": "CONFORMANT_FULL_SUPPORT",
+                    "requirementResults": requirements}});
+                if pretty {
+                    serde_json::to_string_pretty(&document).unwrap_or_default()
+                } else {
+                    document.to_string()
+                }
+            },
+        )
+    }
+
+    /// A document, possibly spoilt: cut short, or one byte replaced.
+    fn maybe_spoilt() -> impl Strategy<Value = String> {
+        let spoiler = prop::sample::select(vec!["", ",", "}", "]", "{", "\"", "x", "\u{1}", "1"]);
+        (document(), 0.0..1.0f64, spoiler, 0..3u8).prop_map(|(text, at, by, how)| {
+            let at = (text.len() as f64 * at) as usize;
+            match how {
+                0 => text,
+                1 => text[..at].to_owned(),
+                _ if text.is_char_boundary(at) && text.is_char_boundary(at + 1) => {
+                    format!("{}{by}{}", &text[..at], &text[at + 1..])
+                }
+                _ => text,
+            }
+        })
+    }
+
+    /// `document` read in pieces of `length` bytes with `room` in front, as the report
+    /// reads a large one.
+    fn streamed(document: &[u8], length: usize, room: usize) -> Result<ProfileDetails> {
+        let mut pieces = Pieces::new(room, length);
+        let mut reader = document;
+        let mut stream = ProfileStream::default();
+        loop {
+            let mut piece = match pieces.read(&mut reader, Vec::new()) {
+                Ok(piece) => piece,
+                Err((PieceError::NotUtf8(offset), _)) => return Err(JsonError::not_utf8(offset)),
+                Err((PieceError::Read(error), _)) => panic!("{error}"),
+            };
+            if let Some(details) = stream.walk(&mut piece)? {
+                return Ok(details);
+            }
+        }
+    }
+
+    /// What parsing gives, comparably: the details, or the error's message (a document
+    /// read in pieces places it by byte, a whole one by line and column).
+    fn outcome(parsed: Result<ProfileDetails>) -> String {
+        match parsed {
+            Ok(details) => format!("{details:?}"),
+            Err(error) => format!("error: {}", error.message()),
+        }
+    }
+
+    #[test]
+    fn a_document_in_pieces_gives_what_it_gives_whole() {
+        let items: Vec<_> = (0..300)
+            .map(|n| timed(&format!("m{}", n % 3), &format!("a-{n}"), n % 7))
+            .collect();
+        let text = json!({"profileResult": {"name": "P", "requirementResults": [
+            {"positiveTestEvidence": items}]}})
+        .to_string();
+        let whole = outcome(read_profile(text.as_bytes()));
+        assert!(
+            whole.contains("\"m2\"") && !whole.starts_with("error"),
+            "{whole}"
+        );
+        for (length, room) in [(4, 0), (7, 3), (100, 16), (1000, 1000), (text.len(), 0)] {
+            assert_eq!(outcome(streamed(text.as_bytes(), length, room)), whole);
+        }
+    }
+
+    #[test]
+    fn an_error_in_pieces_is_placed_by_byte() {
+        let text = json!({"profileResult": {"name": "P", "requirementResults": [
+            {"positiveTestEvidence": [timed("m", "a", 1), {"testEvidenceType": 3}]}]}})
+        .to_string();
+        let whole = read_profile(text.as_bytes()).unwrap_err();
+        let pieces = streamed(text.as_bytes(), 16, 8).unwrap_err();
+        assert!(whole.has_line() && !pieces.has_line());
+        assert_eq!(pieces.message(), whole.message());
+        let column: usize = whole
+            .to_string()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            pieces
+                .to_string()
+                .ends_with(&format!("at byte {}", column - 1)),
+            "{pieces}"
+        );
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
             let _ = read_profile(&bytes);
+        }
+
+        /// Any document, spoilt or not, in any pieces: what it gives whole.
+        #[test]
+        fn pieces_change_nothing(
+            text in maybe_spoilt(), length in 4usize..64, room in 0usize..32,
+        ) {
+            let whole = outcome(read_profile(text.as_bytes()));
+            prop_assert_eq!(outcome(streamed(text.as_bytes(), length, room)), whole);
+        }
+
+        /// Any text at all, in tiny pieces: no panic, and what it gives whole.
+        #[test]
+        fn pieces_of_any_text_change_nothing(
+            text in r#"[ \[\]{}",:0-9a-zA-Z_\\\x00-\x1fé]{0,300}"#, length in 4usize..20,
+        ) {
+            let whole = outcome(read_profile(text.as_bytes()));
+            prop_assert_eq!(outcome(streamed(text.as_bytes(), length, 2)), whole);
         }
 
         #[test]

@@ -4,7 +4,7 @@
 //! as streams, entry by entry; nothing is unpacked to disk.
 
 use super::ReportError;
-use super::gzip::GzipMember;
+use super::gzip::{Checksum, GzipMember};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -85,6 +85,7 @@ fn classify(path: &Path) -> Option<Member> {
 /// announced by the archive or the file system (a hint: a file may change meanwhile).
 pub(crate) struct Scan<V> {
     visit: V,
+    checksum: Checksum,
     pub profiles_seen: usize,
     /// Whether test-case details were there at all (none is different from none never ran).
     pub test_cases_present: bool,
@@ -97,9 +98,16 @@ where
     pub fn new(visit: V) -> Self {
         Scan {
             visit,
+            checksum: Checksum::Verify,
             profiles_seen: 0,
             test_cases_present: false,
         }
+    }
+
+    /// Leaves the archives' checksums unverified: another scan of the same set verifies them.
+    pub fn skipping_checksums(mut self) -> Self {
+        self.checksum = Checksum::Skip;
+        self
     }
 
     /// Reads the result set at `path`, a folder or a tarball.
@@ -225,7 +233,8 @@ where
                 origin: origin.clone(),
             });
         }
-        let mut archive = tar::Archive::new(GzipMember::new(compressed).map_err(read_error)?);
+        let mut archive =
+            tar::Archive::new(GzipMember::new(compressed, self.checksum).map_err(read_error)?);
         for entry in archive.entries().map_err(read_error)? {
             let mut entry = entry.map_err(read_error)?;
             if !entry.header().entry_type().is_file() {
@@ -245,6 +254,9 @@ where
                 _ => {}
             }
         }
+        // The archive ends before the gzip member does (its trailer, with the checksum):
+        // read that too, or damage would go unseen.
+        io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(read_error)?;
         Ok(())
     }
 }
