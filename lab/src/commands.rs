@@ -9,9 +9,6 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 
-mod report;
-pub use report::{PEAK_MEMORY_LABEL, ReportArgs, report_command};
-
 #[derive(Debug, Clone, clap::Args)]
 pub struct BootstrapArgs {
     /// How long each platform may take to answer.

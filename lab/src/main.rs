@@ -4,9 +4,10 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lab::commands::{
-    BootstrapArgs, HealArgs, OutageArgs, PtsArgs, ReportArgs, StatusArgs, bootstrap_command,
-    heal_command, outage_command, pts_command, report_command, status_command,
+    BootstrapArgs, HealArgs, OutageArgs, PtsArgs, StatusArgs, bootstrap_command, heal_command,
+    outage_command, pts_command, status_command,
 };
+use lab::report::cli::{ReportArgs, report_command};
 use lab::state::LabDir;
 use std::path::PathBuf;
 
@@ -75,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pts(args) => runtime()?.block_on(pts_command(dir, &args)),
         Command::Heal(args) => runtime()?.block_on(heal_command(dir, &args)),
         Command::Outage(args) => runtime()?.block_on(outage_command(dir, &args)),
-        Command::Report(args) => report_command(dir, args),
+        Command::Report(args) => report_command(&dir.runs_dir(), args),
         Command::Runner { config } => runtime()?.block_on(lab::runner::runner_command(dir, config)),
         Command::ExportRun => lab::runner::export_run(&dir, std::io::stdout().lock()),
     }

@@ -11,6 +11,8 @@
 //! largest single profile file), not by the size of the run.
 
 pub mod archive;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod compare;
 mod gzip;
 mod json;

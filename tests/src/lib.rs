@@ -1,9 +1,16 @@
-//! Helpers for the end-to-end tests: run the `cargo xtask` binary as a user would, against
+//! Helpers for the end-to-end tests: run the lab's commands as `cargo xtask` does (its
+//! `tasks` binary, which the front door becomes), against
 //! a lab that each test owns (its own lab folder and loopback range), and take that lab
 //! down again — dumping its state and logs first when the test failed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The lab's workspace.
+pub fn workspace_root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).to_path_buf()
+}
 
 /// `target/debug`, found from this test binary's own location (`target/debug/deps/…`).
 pub fn bin_dir() -> PathBuf {
@@ -13,7 +20,7 @@ pub fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("test binaries live in target/<profile>/deps")
         .to_path_buf();
-    for binary in ["xtask", "lab", "egeria-standin"] {
+    for binary in ["tasks", "lab", "egeria-standin"] {
         assert!(
             dir.join(binary).is_file(),
             "{} is missing: build the binaries first (`cargo build --workspace --bins`; \
@@ -86,7 +93,7 @@ impl TestLab {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(self.bins.join("xtask"));
+        let mut command = Command::new(self.bins.join("tasks"));
         command
             .args(args)
             .env("EGERIA_HA_LAB_DIR", self.dir.path())
@@ -95,7 +102,28 @@ impl TestLab {
     }
 
     pub fn xtask(&self, args: &[&str]) -> Run {
-        Run::from_output(self.command(args).output().expect("running xtask"))
+        Run::from_output(
+            self.command(args)
+                .output()
+                .expect("running the tasks binary"),
+        )
+    }
+
+    /// `cargo xtask …` exactly as typed in the workspace, through its front door, on this
+    /// test's lab folder. (The front door builds into a target folder of its own, so this
+    /// does not wait for the build lock `cargo test` holds; the commands it hands on run
+    /// the prebuilt `tasks` binary.)
+    pub fn cargo_xtask(&self, args: &[&str]) -> Run {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(cargo)
+            .current_dir(workspace_root())
+            .arg("xtask")
+            .args(args)
+            .env("EGERIA_HA_LAB_DIR", self.dir.path())
+            .env("EGERIA_HA_LAB_BIN_DIR", &self.bins)
+            .output()
+            .expect("running cargo xtask");
+        Run::from_output(output)
     }
 
     /// The built `lab` binary, as the README types it, on this test's lab folder.

@@ -4,14 +4,14 @@ use anyhow::Context;
 use lab::state::LabDir;
 use std::path::PathBuf;
 
-/// Set to a folder holding prebuilt `lab` and `egeria-standin` binaries to skip the build
-/// (the end-to-end tests do, as cargo's build lock is theirs while they run).
+/// Set to a folder holding prebuilt `tasks`, `lab` and `egeria-standin` binaries to skip
+/// their build (the end-to-end tests do, as cargo's build lock is theirs while they run).
 pub const BIN_DIR_ENV: &str = "EGERIA_HA_LAB_BIN_DIR";
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask lives inside the workspace")
+        .expect("tasks lives inside the workspace")
         .to_path_buf()
 }
 

@@ -49,7 +49,7 @@ fn fetch() -> anyhow::Result<()> {
 fn lock_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask lives in the workspace")
+        .expect("tasks lives in the workspace")
         .join("lab/artifacts.lock")
 }
 

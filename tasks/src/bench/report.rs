@@ -365,7 +365,7 @@ fn timed_in_turn(
 }
 
 /// The two ways the README types the report: the built `lab` binary, and `cargo xtask`
-/// (which pays cargo's own start and its freshness check of the build on every run).
+/// (which pays cargo's own start and its freshness check of the front door on every run).
 #[derive(Clone, Copy)]
 enum Typed {
     LabBinary,
@@ -415,7 +415,7 @@ impl Typed {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stated = stdout
             .lines()
-            .find_map(|line| line.strip_prefix(lab::commands::PEAK_MEMORY_LABEL))
+            .find_map(|line| line.strip_prefix(lab::report::cli::PEAK_MEMORY_LABEL))
             .with_context(|| format!("{} stated no peak memory", self.label()))?;
         stated
             .trim()
@@ -432,16 +432,28 @@ fn lab_binary() -> PathBuf {
     exe.with_file_name(format!("lab{}", std::env::consts::EXE_SUFFIX))
 }
 
-fn build_lab_binary() -> anyhow::Result<()> {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(crate::paths::workspace_root())
-        .args(["build", "--quiet", "--package", "lab", "--bin", "lab"])
-        .status()
-        .context("building the lab binary (cargo build --package lab --bin lab)")?;
-    anyhow::ensure!(status.success(), "building the lab binary failed: {status}");
+/// Builds both typed forms (untimed): the `lab` binary, and the front door `cargo xtask`
+/// runs the report in (a workspace of its own, built at its first call).
+fn build_typed_forms() -> anyhow::Result<()> {
+    let root = crate::paths::workspace_root();
+    for (what, args) in [
+        ("the lab binary", &["--package", "lab", "--bin", "lab"][..]),
+        (
+            "cargo xtask's front door",
+            &["--manifest-path", "xtask/Cargo.toml"][..],
+        ),
+    ] {
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&root)
+            .args(["build", "--quiet"])
+            .args(args)
+            .status()
+            .with_context(|| format!("building {what} (cargo build {})", args.join(" ")))?;
+        anyhow::ensure!(status.success(), "building {what} failed: {status}");
+    }
     anyhow::ensure!(
         lab_binary().is_file(),
-        "{} is missing after the build (was xtask built into another target folder?)",
+        "{} is missing after the build (were the tasks built into another target folder?)",
         lab_binary().display()
     );
     Ok(())
@@ -454,7 +466,7 @@ struct Baseline {
 }
 
 fn run_baseline(pd_tar_gz: &Path) -> anyhow::Result<Baseline> {
-    let script = crate::paths::workspace_root().join("xtask/src/bench/report_baseline.py");
+    let script = crate::paths::workspace_root().join("tasks/src/bench/report_baseline.py");
     let output = Command::new("python3")
         .arg(&script)
         .arg(pd_tar_gz)
@@ -529,7 +541,7 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(out(run));
     }
     let _ = std::fs::remove_dir_all(root.join("synthetic-report"));
-    build_lab_binary()?;
+    build_typed_forms()?;
     let rust_peak_mib = Typed::LabBinary.peak_mib(&archive, &root.join("synthetic-report"))?;
     // Every report run writes its own folder: `report` never overwrites one.
     let cargo_out = |run: u32| root.join(format!("synthetic-report-cargo-{run}"));
@@ -582,13 +594,18 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
         "Python baseline",
         python_time.as_secs_f64()
     );
+    for (typed, ratio) in [
+        (Typed::LabBinary, speed_up),
+        (Typed::CargoXtask, cargo_speed_up),
+    ] {
+        println!(
+            "target: {} at least {SPEED_UP_TARGET}x faster than the baseline: {ratio:.1}x — {}",
+            typed.label(),
+            verdict(ratio >= SPEED_UP_TARGET)
+        );
+    }
     println!(
-        "target: {} at least {SPEED_UP_TARGET}x faster than the baseline: {speed_up:.1}x — {}",
-        Typed::LabBinary.label(),
-        verdict(speed_up >= SPEED_UP_TARGET)
-    );
-    println!(
-        "target: its peak memory under {PEAK_MEMORY_TARGET_MIB} MiB: {rust_peak_mib:.1} MiB — {}",
+        "target: the report's peak memory under {PEAK_MEMORY_TARGET_MIB} MiB: {rust_peak_mib:.1} MiB — {}",
         verdict(rust_peak_mib < PEAK_MEMORY_TARGET_MIB)
     );
     let synthetic_matched =

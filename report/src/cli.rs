@@ -1,11 +1,11 @@
-//! `report` (`cargo xtask report`, or the built `lab report` without cargo's own start):
+//! The `report` command, as both `cargo xtask report` and the built `lab report` run it:
 //! per-(profile, method) figures of a PTS result set, with Markdown, JSON and SVG output;
-//! `--compare` sets a second run beside it and fails on regressions.
+//! `--compare` sets a second run beside it and fails on regressions. (Behind the `cli`
+//! feature: the command's edge, with clap and anyhow, which the library itself needs not.)
 
-use crate::report::{self, Comparison};
-use crate::state::LabDir;
+use crate::{self as report, Comparison};
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -26,8 +26,9 @@ pub struct ReportArgs {
 /// How the last line states the command's peak memory (read by `cargo xtask bench report`).
 pub const PEAK_MEMORY_LABEL: &str = "peak memory:";
 
-pub fn report_command(lab_dir: LabDir, args: ReportArgs) -> anyhow::Result<()> {
-    report(lab_dir, args)?;
+/// Runs the command; without a path it reads the latest run in `runs_dir`.
+pub fn report_command(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
+    report(runs_dir, args)?;
     if let Some(kib) = peak_memory_kib() {
         println!("{PEAK_MEMORY_LABEL} {:.1} MiB", kib as f64 / 1024.0);
     }
@@ -44,16 +45,14 @@ fn peak_memory_kib() -> Option<u64> {
     line.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-fn report(lab_dir: LabDir, args: ReportArgs) -> anyhow::Result<()> {
+fn report(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         anyhow::bail!(
             "--threshold must be a percentage of zero or more, not {}",
             args.threshold
         );
     }
-    let path = args
-        .path
-        .unwrap_or_else(|| lab_dir.runs_dir().join("latest/pts"));
+    let path = args.path.unwrap_or_else(|| runs_dir.join("latest/pts"));
     let out = args.out.unwrap_or_else(|| report::default_out_dir(&path));
     let summary = report::analyse(&path).context("reading the result set")?;
     report::write_report(&summary, &out)

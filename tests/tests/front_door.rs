@@ -1,0 +1,57 @@
+//! `cargo xtask` as typed: its front door runs `report` itself and hands every other
+//! command to the lab's `tasks` binary, arguments, output and exit status unchanged.
+
+use e2e::{TestLab, workspace_root};
+
+#[test]
+fn cargo_xtask_report_gives_what_the_lab_binary_gives() {
+    let lab = TestLab::new("127.91");
+    let set = workspace_root().join("report/tests/data/pts-crux-2.11-trimmed");
+    let by_front_door = lab.dir.path().join("by-front-door");
+    let run = lab.cargo_xtask(&[
+        "report",
+        set.to_str().unwrap(),
+        "--out",
+        by_front_door.to_str().unwrap(),
+    ]);
+    run.assert_ok();
+    assert!(run.stdout.contains("report written to"), "{}", run.stdout);
+    let by_binary = lab.dir.path().join("by-lab-binary");
+    lab.lab_binary(&[
+        "report",
+        set.to_str().unwrap(),
+        "--out",
+        by_binary.to_str().unwrap(),
+    ])
+    .assert_ok();
+    let summary = |dir: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+    };
+    let (front, binary) = (summary(&by_front_door), summary(&by_binary));
+    assert!(!front["pairs"].as_array().unwrap().is_empty());
+    assert_eq!(front["pairs"], binary["pairs"]);
+    // Without a path: the latest run of the lab folder, named when there is none.
+    lab.cargo_xtask(&["report"])
+        .assert_fails_with("runs/latest/pts");
+    lab.cargo_xtask(&["report", "--threshold=-1", set.to_str().unwrap()])
+        .assert_fails_with("--threshold must be a percentage");
+}
+
+#[test]
+fn other_commands_run_in_the_tasks_binary() {
+    let lab = TestLab::new("127.91");
+    let help = lab.cargo_xtask(&["--help"]);
+    help.assert_ok();
+    for command in ["lab-up", "lab-run", "report", "bench"] {
+        assert!(help.stdout.contains(command), "{command}:\n{}", help.stdout);
+    }
+    assert!(
+        help.stdout.contains("Usage: cargo xtask"),
+        "{}",
+        help.stdout
+    );
+    lab.cargo_xtask(&["status"])
+        .assert_fails_with("no lab is up");
+    lab.cargo_xtask(&["lab-up", "--substrate", "moon"])
+        .assert_fails_with("invalid value 'moon'");
+}
