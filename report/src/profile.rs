@@ -187,6 +187,7 @@ enum Frame {
 }
 
 impl Frame {
+    /// The byte that ends the container.
     fn close(&self) -> u8 {
         match self {
             Frame::Requirements { .. } | Frame::Evidence => b']',
