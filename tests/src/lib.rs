@@ -110,15 +110,17 @@ impl TestLab {
     }
 
     /// `cargo xtask …` exactly as typed in the workspace, through its front door, on this
-    /// test's lab folder. (The front door builds into a target folder of its own, so this
-    /// does not wait for the build lock `cargo test` holds; the commands it hands on run
-    /// the prebuilt `tasks` binary.)
+    /// test's lab folder. The front door is built into a target folder of its own, even
+    /// under a `CARGO_TARGET_DIR`, so as not to wait for the build lock `cargo test` holds
+    /// meanwhile; the commands it hands on run the prebuilt `tasks` binary.
     pub fn cargo_xtask(&self, args: &[&str]) -> Run {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = workspace_root();
         let output = Command::new(cargo)
-            .current_dir(workspace_root())
+            .current_dir(&root)
             .arg("xtask")
             .args(args)
+            .env("CARGO_TARGET_DIR", root.join("xtask/target"))
             .env("EGERIA_HA_LAB_DIR", self.dir.path())
             .env("EGERIA_HA_LAB_BIN_DIR", &self.bins)
             .output()

@@ -191,7 +191,16 @@ fn a_log_folder_that_cannot_be_formatted_names_the_broker_and_starts_nothing() {
     );
     run.assert_fails_with("broker lab-kafka-");
     run.assert_fails_with("formatting its log folder");
-    let log = std::fs::read_to_string(lab.latest_run().join("logs/lab-kafka-0.log")).unwrap();
+    // The brokers are formatted at once: the one named is the first to fail, whichever
+    // it is, and the log named with it holds the reason.
+    let named_log = run
+        .stderr
+        .split("its log: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no log named:\n{}", run.stderr));
+    assert!(named_log.contains("logs/lab-kafka-"), "{named_log}");
+    let log = std::fs::read_to_string(named_log.trim()).unwrap();
     assert!(log.contains("Error while writing meta.properties"), "{log}");
     assert!(lab.state().is_none());
 }
