@@ -615,6 +615,29 @@ mod tests {
     }
 
     #[test]
+    fn a_value_cut_by_a_window_end_starves_the_reader() {
+        // Cut short: what the read gave is void, error or not.
+        let mut number = Reader::window("12", 0, 0, false);
+        assert!(number.u64().is_ok() && number.starved());
+        for cut in ["\"ab", "tr", "[1,", "{\"a\":", "\"a\\u00"] {
+            let mut reader = Reader::window(cut, 0, 0, false);
+            assert!(reader.skip().is_err() && reader.starved(), "{cut}");
+        }
+        // Whole within the window, or the window is the document's last: not starved.
+        let mut number = Reader::window("12,", 0, 0, false);
+        assert_eq!(number.u64().unwrap(), 12);
+        assert!(!number.starved());
+        let mut number = Reader::window("12", 0, 0, true);
+        assert_eq!(number.u64().unwrap(), 12);
+        assert!(!number.starved());
+        // An error inside a window is placed by its byte in the document.
+        let mut reader = Reader::window(" x", 100, 0, false);
+        let error = reader.skip().unwrap_err();
+        assert!(!reader.starved() && !error.has_line());
+        assert_eq!(error.to_string(), "expected value at byte 101");
+    }
+
+    #[test]
     fn strings_with_escapes_are_decoded() {
         let mut reader = Reader::new(br#""a\"b\u00e9\ud83d\ude00""#).unwrap();
         assert_eq!(reader.string("a string").unwrap(), "a\"bé😀");

@@ -337,6 +337,35 @@ fn truncated_json_names_the_file_and_the_position() {
 }
 
 #[test]
+fn an_error_deep_in_a_large_document_is_placed_by_line_and_column() {
+    // Larger than the pieces a document is parsed in, with its error near the end.
+    let dir = tempfile::tempdir().unwrap();
+    let calls: Vec<(String, u64)> = (0..20_000).map(|n| (format!("a-{n}"), n % 97)).collect();
+    let calls: Vec<Call> = calls
+        .iter()
+        .map(|(id, ms)| ("m", id.as_str(), *ms))
+        .collect();
+    let text = profile_json("P", &calls);
+    let last = text.rfind("\"elapsedTime\":96,").unwrap() + "\"elapsedTime\":".len();
+    let document = format!("{}true{}", &text[..last], &text[last + 2..]);
+    assert!(document.len() > 2 << 20 && last > 2 << 20);
+    // Columns count from 1: the `t` of `true`, one past its offset.
+    let at = last + 1;
+    let folder = dir.path().join("run");
+    write(&folder.join("profile-details/P.json"), &document);
+    let message = error_message(&folder);
+    assert!(
+        message.ends_with(&format!(
+            "invalid type: boolean `true`, expected u64 at line 1 column {at}"
+        )),
+        "{message}"
+    );
+    let tarball = dir.path().join("pd.tar.gz");
+    write(&tarball, tar_gz_of(&folder, "profile-details"));
+    assert!(error_message(&tarball).ends_with(&format!("line 1 column {at}")));
+}
+
+#[test]
 fn a_truncated_archive_is_a_read_error() {
     let dir = tempfile::tempdir().unwrap();
     let folder = result_folder(&dir.path().join("run"), &[("P", &[("m", "a", 3)])]);
