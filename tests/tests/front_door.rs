@@ -55,3 +55,41 @@ fn other_commands_run_in_the_tasks_binary() {
     lab.cargo_xtask(&["lab-up", "--substrate", "moon"])
         .assert_fails_with("invalid value 'moon'");
 }
+
+/// The `[profile.dev.package.*]` sections of a manifest: package, then its settings.
+fn dev_package_profiles(manifest: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(workspace_root().join(manifest)).unwrap();
+    let mut sections = std::collections::BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            current = line
+                .strip_prefix("[profile.dev.package.")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(str::to_owned);
+        } else if let Some(package) = &current
+            && !line.is_empty()
+            && !line.starts_with('#')
+        {
+            sections
+                .entry(package.clone())
+                .or_insert_with(Vec::new)
+                .push(line.to_owned());
+        }
+    }
+    sections
+}
+
+#[test]
+fn the_front_door_builds_the_report_as_the_lab_workspace_does() {
+    let lab = dev_package_profiles("Cargo.toml");
+    let front_door = dev_package_profiles("xtask/Cargo.toml");
+    assert!(front_door.contains_key("pts-report"), "{front_door:?}");
+    for (package, settings) in &front_door {
+        assert_eq!(lab.get(package), Some(settings), "{package}");
+    }
+    // Every report crate the lab builds optimised, the front door does too.
+    for package in lab.keys().filter(|package| *package != "sha2") {
+        assert!(front_door.contains_key(package), "{package}");
+    }
+}
