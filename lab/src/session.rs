@@ -17,9 +17,9 @@ pub enum SessionError {
     )]
     Gone { state: String, run_id: String },
     #[error(
-        "the lab recorded in {0} runs on kind: its runner flows run inside the cluster's runner pod (use `cargo xtask`, which execs them there)"
+        "the lab recorded in {0} runs on {1}: its runner flows run inside the cluster's runner pod (use `cargo xtask`, which execs them there)"
     )]
-    OnKind(String),
+    OnKubernetes(String, &'static str),
     #[error("the runner cannot reach the Kubernetes API from inside the cluster: {0}")]
     InCluster(String),
     #[error(transparent)]
@@ -58,7 +58,9 @@ impl Session {
                     state.endpoints.clone(),
                 ))
             }
-            SubstrateState::Kube(_) => return Err(SessionError::OnKind(state_path)),
+            SubstrateState::Kube(_) => {
+                return Err(SessionError::OnKubernetes(state_path, state.kind().label()));
+            }
             SubstrateState::InCluster(cluster) => {
                 let client = crate::substrate::kube::in_cluster_client()
                     .await

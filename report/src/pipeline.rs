@@ -140,10 +140,8 @@ fn read_share(path: &Path, me: usize, readers: usize, checksum: Checksum) -> Sha
         };
         outcomes.insert(index, (origin.clone(), outcome));
         Ok(())
-    });
-    if checksum == Checksum::Skip {
-        scan = scan.skipping_checksums();
-    }
+    })
+    .checksum(checksum);
     let scanned = scan.run(path);
     let test_cases_present = scan.test_cases_present;
     Share {

@@ -104,9 +104,10 @@ where
         }
     }
 
-    /// Leaves the archives' checksums unverified: another scan of the same set verifies them.
-    pub fn skipping_checksums(mut self) -> Self {
-        self.checksum = Checksum::Skip;
+    /// Whether the archives' checksums are verified (`Skip`: another scan of the same set
+    /// verifies them).
+    pub fn checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = checksum;
         self
     }
 

@@ -178,18 +178,10 @@ async fn kind_up(
         lab::prereq::check_kind(preset_memory_gib(&preset)),
     )?;
     refuse_a_second_lab(lab_dir)?;
-    // Before anything is created: without the checksum the chart cannot be installed.
-    let values =
-        crate::chart::merged_values(&crate::chart::values_files(&preset, &args.values_files))?;
-    let overrides = crate::kind::checksum::chart_values(lab_dir, &values).await?;
-    let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &settings.release)?;
+    let (chart, _) = chart_options(lab_dir, args, settings, preset).await?;
+    let (_, run_dir) = lab::runs::create_run(&lab_dir.runs_dir(), &chart.settings.release)?;
     let options = crate::kind::KindOptions {
-        chart: crate::chart::ChartOptions {
-            settings,
-            preset,
-            values_files: args.values_files.clone(),
-            overrides,
-        },
+        chart,
         namespace: args.namespace.clone(),
         adopt_cluster: args.adopt_cluster,
         deadline: args.ready_timeout.unwrap_or(KUBE_READY_TIMEOUT),
@@ -200,6 +192,27 @@ async fn kind_up(
     );
     let state = crate::kind::up(lab_dir, &run_dir, &options)?;
     record_and_wait(lab_dir, state, options.deadline, "kind").await
+}
+
+/// The chart install both Kubernetes substrates make, with the values files merged once
+/// (also returned, for the cluster's checks). Before anything is created: without the
+/// connector's checksum the chart cannot be installed.
+async fn chart_options(
+    lab_dir: &LabDir,
+    args: &UpArgs,
+    settings: LabSettings,
+    preset: String,
+) -> anyhow::Result<(crate::chart::ChartOptions, serde_norway::Value)> {
+    let values =
+        crate::chart::merged_values(&crate::chart::values_files(&preset, &args.values_files))?;
+    let overrides = crate::kind::checksum::chart_values(lab_dir, &values).await?;
+    let chart = crate::chart::ChartOptions {
+        settings,
+        preset,
+        values_files: args.values_files.clone(),
+        overrides,
+    };
+    Ok((chart, values))
 }
 
 /// Records a lab installed on Kubernetes, then waits for its workloads: recorded first,
@@ -230,16 +243,9 @@ async fn cluster_up(
     refuse_missing(SubstrateKind::Cluster, lab::prereq::check_cluster())?;
     refuse_a_second_lab(lab_dir)?;
     let preset = args.preset.clone().unwrap_or_else(|| "cluster".into());
-    let values =
-        crate::chart::merged_values(&crate::chart::values_files(&preset, &args.values_files))?;
-    let overrides = crate::kind::checksum::chart_values(lab_dir, &values).await?;
+    let (chart, values) = chart_options(lab_dir, args, settings, preset).await?;
     let options = crate::cluster::ClusterOptions {
-        chart: crate::chart::ChartOptions {
-            settings,
-            preset,
-            values_files: args.values_files.clone(),
-            overrides,
-        },
+        chart,
         context: context.to_string(),
         kubeconfig: args.kubeconfig.clone(),
         namespace: args.namespace.clone(),
