@@ -8,7 +8,7 @@
 
 use crate::egeria::{EgeriaClient, EgeriaError, Platform, crux};
 use crate::settings::LabSettings;
-use crate::state::{LabDir, read_json, write_json};
+use crate::state::{LabDir, LocalRepository, read_json, write_json};
 use crate::substrate::{PodInfo, Role, Substrate, SubstrateError};
 use crate::wait::{DeadlineExceeded, poll_until};
 use futures::StreamExt;
@@ -24,6 +24,8 @@ pub struct BootstrapOptions {
     pub start_deadline: Duration,
     /// How many pods are configured and started at once.
     pub parallelism: usize,
+    /// What the common configuration gives the connector server to keep metadata in.
+    pub repository: LocalRepository,
 }
 
 impl Default for BootstrapOptions {
@@ -32,6 +34,7 @@ impl Default for BootstrapOptions {
             platform_deadline: Duration::from_secs(300),
             start_deadline: Duration::from_secs(900),
             parallelism: 16,
+            repository: LocalRepository::Connector,
         }
     }
 }
@@ -147,8 +150,14 @@ pub async fn bootstrap<S: Substrate>(
     );
 
     let pts_platform = client.platform(&pts.name, &pts.platform_url());
-    let (document, source) =
-        common_configuration(&pts_platform, substrate, settings, lab_dir).await?;
+    let (document, source) = common_configuration(
+        &pts_platform,
+        substrate,
+        settings,
+        lab_dir,
+        options.repository,
+    )
+    .await?;
     let metadata_collection_id =
         metadata_collection_id(&document).ok_or_else(|| BootstrapError::BadConfiguration {
             pod: pts.name.clone(),
@@ -207,6 +216,7 @@ async fn common_configuration<S: Substrate>(
     substrate: &S,
     settings: &LabSettings,
     lab_dir: &LabDir,
+    repository: LocalRepository,
 ) -> Result<(Value, &'static str), BootstrapError> {
     let path = lab_dir.common_config_path();
     if let Some(document) = read_json::<Value>(&path)? {
@@ -222,12 +232,17 @@ async fn common_configuration<S: Substrate>(
     admin
         .set_event_bus(crux::TOPIC_URL_ROOT, &endpoints.golden_store_bootstrap)
         .await?;
-    admin
-        .set_plugin_repository(&crux::connection(
-            &settings.connector_server,
-            &endpoints.golden_store_bootstrap,
-        ))
-        .await?;
+    match repository {
+        LocalRepository::Connector => {
+            admin
+                .set_plugin_repository(&crux::connection(
+                    &settings.connector_server,
+                    &endpoints.golden_store_bootstrap,
+                ))
+                .await?
+        }
+        LocalRepository::InMemory => admin.set_in_memory_repository().await?,
+    }
     admin.join_cohort(&settings.cohort).await?;
     let document = admin.configuration().await?;
     write_json(&path, &document)?;

@@ -43,7 +43,9 @@ pub async fn bootstrap_command(dir: LabDir, args: &BootstrapArgs) -> anyhow::Res
         platform_deadline: args.platform_timeout,
         start_deadline: args.start_timeout,
         parallelism: usize::from(args.parallel),
+        repository: session.state.egeria.repository,
     };
+    eprintln!("platforms: {}", session.state.egeria.describe());
     let report = bootstrap(
         &session.substrate,
         &session.client,
@@ -99,18 +101,50 @@ pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()
     Ok(())
 }
 
+/// The PTS volume when no flag says otherwise: the stand-in's scaled-down workload runs
+/// in seconds at any volume; real Egeria's is trimmed to finish within minutes on a
+/// 2-core machine, keeping the purge profiles (they found xtdb/xtdb#2912).
+pub struct DefaultVolume {
+    pub instances_per_type: u32,
+    pub max_search_results: u32,
+    pub skip_profiles: &'static [&'static str],
+}
+
+pub fn default_volume(egeria: crate::state::EgeriaKind) -> DefaultVolume {
+    match egeria {
+        crate::state::EgeriaKind::StandIn => DefaultVolume {
+            instances_per_type: 5,
+            max_search_results: 2,
+            skip_profiles: &[],
+        },
+        crate::state::EgeriaKind::Real => DefaultVolume {
+            instances_per_type: REAL_INSTANCES_PER_TYPE,
+            max_search_results: 2,
+            skip_profiles: REAL_SKIPPED_PROFILES,
+        },
+    }
+}
+
+/// Real Egeria's default volume (measured in the README's "Measured").
+const REAL_INSTANCES_PER_TYPE: u32 = 2;
+const REAL_SKIPPED_PROFILES: &[&str] = &["Graph queries", "Graph history queries"];
+/// `--skip-profile none`: run every profile, even where some are skipped by default.
+const NO_PROFILE: &str = "none";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct PtsArgs {
-    /// Instances the workload creates of each type.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub instances_per_type: u32,
-    /// Page size of every search.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub max_search_results: u32,
+    /// Instances the workload creates of each type [default: 5 on the stand-in, 2 on real
+    /// Egeria].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub instances_per_type: Option<u32>,
+    /// Page size of every search [default: 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_search_results: Option<u32>,
     /// Pause between two scenarios, in seconds.
     #[arg(long, default_value_t = 0)]
     pub wait_between_scenarios: u32,
-    /// A PTS profile to skip (repeatable), e.g. "Graph queries".
+    /// A PTS profile to skip (repeatable), e.g. "Graph queries" [default on real Egeria:
+    /// the two graph profiles; `none` runs every profile].
     #[arg(long = "skip-profile", value_name = "NAME")]
     pub skip_profiles: Vec<String>,
     /// How long the PTS may run before the lab collects what exists and fails.
@@ -125,14 +159,46 @@ pub struct PtsArgs {
 }
 
 impl PtsArgs {
-    pub fn options(&self, settings: &crate::settings::LabSettings) -> crate::pts::PtsOptions {
+    /// The profiles to skip as given, `none` read as none at all.
+    fn profiles_given(&self) -> Vec<String> {
+        self.skip_profiles
+            .iter()
+            .filter(|name| *name != NO_PROFILE)
+            .cloned()
+            .collect()
+    }
+
+    /// The profile names given, checked against real PTS's.
+    pub fn check_profiles(&self) -> anyhow::Result<()> {
+        crate::egeria::pts::check_profile_names(&self.profiles_given()).map_err(anyhow::Error::msg)
+    }
+
+    pub fn options(
+        &self,
+        settings: &crate::settings::LabSettings,
+        egeria: crate::state::EgeriaKind,
+    ) -> crate::pts::PtsOptions {
+        let defaults = default_volume(egeria);
+        let profiles_to_skip = if self.skip_profiles.is_empty() {
+            defaults
+                .skip_profiles
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            self.profiles_given()
+        };
         crate::pts::PtsOptions {
             workbench: crate::egeria::pts::WorkbenchConfig {
                 tut_repository_server_name: settings.connector_server.clone(),
-                instances_per_type: self.instances_per_type,
-                max_search_results: self.max_search_results,
+                instances_per_type: self
+                    .instances_per_type
+                    .unwrap_or(defaults.instances_per_type),
+                max_search_results: self
+                    .max_search_results
+                    .unwrap_or(defaults.max_search_results),
                 wait_between_scenarios: self.wait_between_scenarios,
-                profiles_to_skip: self.skip_profiles.clone(),
+                profiles_to_skip,
             },
             timeout: self.timeout,
             parallelism: usize::from(self.collect_parallel),
@@ -143,19 +209,21 @@ impl PtsArgs {
     /// The same arguments as a command line (less the host-side `--out`), for running
     /// `lab pts` elsewhere.
     pub fn to_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "pts".into(),
-            "--instances-per-type".into(),
-            self.instances_per_type.to_string(),
-            "--max-search-results".into(),
-            self.max_search_results.to_string(),
+        let mut args = vec!["pts".to_string()];
+        if let Some(instances) = self.instances_per_type {
+            args.extend(["--instances-per-type".into(), instances.to_string()]);
+        }
+        if let Some(results) = self.max_search_results {
+            args.extend(["--max-search-results".into(), results.to_string()]);
+        }
+        args.extend([
             "--wait-between-scenarios".into(),
             self.wait_between_scenarios.to_string(),
             "--timeout".into(),
             humantime::format_duration(self.timeout).to_string(),
             "--collect-parallel".into(),
             self.collect_parallel.to_string(),
-        ];
+        ]);
         for profile in &self.skip_profiles {
             args.push("--skip-profile".into());
             args.push(profile.clone());
@@ -165,17 +233,26 @@ impl PtsArgs {
 }
 
 pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
-    crate::egeria::pts::check_profile_names(&args.skip_profiles).map_err(anyhow::Error::msg)?;
+    args.check_profiles()?;
     let session = Session::open(dir).await?;
     let settings = &session.state.settings;
-    let options = args.options(settings);
+    let options = args.options(settings, session.state.egeria.kind);
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| session.state.run_dir.join("pts"));
+    let workbench = &options.workbench;
     eprintln!(
-        "running the PTS through {} ({} instances per type)",
-        session.state.endpoints.connector_service_url, args.instances_per_type
+        "running the PTS through {} on {}: {} instances per type, {} search results, skipping {}",
+        session.state.endpoints.connector_service_url,
+        session.state.egeria.describe(),
+        workbench.instances_per_type,
+        workbench.max_search_results,
+        if workbench.profiles_to_skip.is_empty() {
+            "no profile".to_string()
+        } else {
+            workbench.profiles_to_skip.join(", ")
+        }
     );
     // Pods replaced while the PTS runs are healed as they appear, so the run keeps its
     // full rotation.
@@ -389,8 +466,8 @@ impl PtsArgs {
     /// scenario.
     pub fn during_outage() -> Self {
         Self {
-            instances_per_type: 20,
-            max_search_results: 2,
+            instances_per_type: Some(20),
+            max_search_results: Some(2),
             wait_between_scenarios: 0,
             skip_profiles: Vec::new(),
             timeout: Duration::from_secs(30 * 60),
@@ -408,10 +485,19 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         "--rate must be between 0 and 1000 requests per second"
     );
     if args.during_pts {
-        crate::egeria::pts::check_profile_names(&pts.skip_profiles).map_err(anyhow::Error::msg)?;
+        pts.check_profiles()?;
     }
     let session = Session::open(dir).await?;
     let settings = &session.state.settings;
+    if session.state.egeria.repository == crate::state::LocalRepository::InMemory
+        && settings.replicas > 1
+    {
+        anyhow::bail!(
+            "this lab runs {}: with {} connector pods each keeps its own metadata, so a write acknowledged by one pod is missing on the others by design, and an outage verdict would report losses that are not the topology's. Run the outage with --replicas 1, or on the stand-in (--egeria stand-in)",
+            session.state.egeria.describe(),
+            settings.replicas
+        );
+    }
     let scenario = crate::outage::scenario::load(&args.scenario, settings.replicas)?;
     let options = crate::outage::run::OutageOptions {
         rate: args.rate,
@@ -445,7 +531,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         pts_progress.as_ref(),
     );
     let report = if args.during_pts {
-        let pts_options = pts.options(settings);
+        let pts_options = pts.options(settings, session.state.egeria.kind);
         let out = pts
             .out
             .clone()

@@ -103,7 +103,46 @@ pub fn is_root() -> bool {
 
 /// What the local substrate needs beyond the Rust toolchain.
 pub fn check_local() -> Vec<Check> {
-    vec![check_java()]
+    let java = check_java();
+    let jdk = check_jdk(&java);
+    vec![java, jdk]
+}
+
+/// The compiler of the JDK the `java` check found: the lab compiles its own small launcher
+/// of the real Egeria platform (Egeria's own launcher is not published), so a runtime
+/// alone (a JRE) is not enough for `--egeria real`.
+pub fn check_jdk(java: &Check) -> Check {
+    let outcome = match java.path() {
+        None => Outcome::Unusable {
+            detail: format!("no usable java ({})", java.problem()),
+        },
+        Some(java) => match jdk_tool(java, "javac") {
+            None => Outcome::Unusable {
+                detail: format!(
+                    "{} is a runtime without a compiler (a JRE, not a JDK)",
+                    java.display()
+                ),
+            },
+            Some(path) => Outcome::Found {
+                version: format!("beside {}", java.display()),
+                path,
+            },
+        },
+    };
+    Check {
+        name: "javac",
+        purpose: "real Egeria: compiling the lab's launcher of the OMAG Server Platform",
+        outcome,
+        install: Install::Debian(&["openjdk-17-jdk-headless"]),
+    }
+}
+
+/// A tool of the Java installation `java` belongs to (`javac`, `keytool`), found beside
+/// the real binary behind any symlinks (Debian links /usr/bin/java through alternatives).
+pub fn jdk_tool(java: &Path, tool: &str) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(java).ok()?;
+    let candidate = real.parent()?.join(tool);
+    is_executable(&candidate).then_some(candidate)
 }
 
 /// Names the `java` binary explicitly; otherwise `$JAVA_HOME/bin/java`, then PATH.
@@ -426,6 +465,36 @@ mod tests {
         assert!(!memory.is_ok());
         assert!(memory.install_command().contains("--substrate local"));
         assert!(memory.install_command().contains("Docker Desktop"));
+    }
+
+    #[test]
+    fn the_jdk_is_looked_for_beside_the_java_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let java = dir.path().join("java");
+        std::fs::write(&java, "").unwrap();
+        let java_check = Check {
+            name: "java",
+            purpose: "",
+            outcome: Outcome::Found {
+                path: java.clone(),
+                version: "17".into(),
+            },
+            install: Install::Debian(&[]),
+        };
+        let jre = check_jdk(&java_check);
+        assert!(!jre.is_ok());
+        assert!(
+            jre.problem().contains("a JRE, not a JDK"),
+            "{}",
+            jre.problem()
+        );
+        assert!(jre.install_command().contains("openjdk-17-jdk-headless"));
+        let javac = dir.path().join("javac");
+        std::fs::write(&javac, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&javac, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let jdk = check_jdk(&java_check);
+        assert_eq!(jdk.path(), Some(javac.canonicalize().unwrap().as_path()));
     }
 
     #[test]

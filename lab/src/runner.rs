@@ -47,6 +47,7 @@ pub async fn runner_command(dir: LabDir, config_path: PathBuf) -> anyhow::Result
             namespace: config.namespace,
             node_faults: config.node_faults,
         }),
+        egeria: crate::state::EgeriaRun::of_chart(),
     })?;
     println!("runner ready: run {run_id}");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -114,6 +115,7 @@ mod tests {
                 node_faults: false,
                 namespace: "ns".into(),
             }),
+            egeria: Default::default(),
         })
         .unwrap();
         let mut bytes = Vec::new();

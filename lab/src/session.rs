@@ -76,7 +76,10 @@ impl Session {
                 )
             }
         };
-        let client = EgeriaClient::new(&state.settings.user);
+        let mut client = EgeriaClient::new(&state.settings.user);
+        if matches!(state.substrate, SubstrateState::Local(_)) {
+            client = client.with_pod_logs(state.run_dir.join("logs"));
+        }
         Ok(Self {
             dir,
             state,

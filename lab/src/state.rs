@@ -28,6 +28,77 @@ impl SubstrateKind {
     }
 }
 
+/// Which platform answers in the lab's pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum EgeriaKind {
+    /// A real OMAG Server Platform, assembled from Egeria's released modules.
+    Real,
+    /// `egeria-standin`, the lab's test fixture: not Egeria.
+    #[default]
+    StandIn,
+}
+
+impl EgeriaKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            EgeriaKind::Real => "real",
+            EgeriaKind::StandIn => "stand-in",
+        }
+    }
+}
+
+/// What the connector server keeps its metadata in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalRepository {
+    /// The plugin repository connector on the golden store (the stand-in mimics it).
+    #[default]
+    Connector,
+    /// Egeria's own in-memory repository: private to each pod, never shared.
+    InMemory,
+}
+
+/// The Egeria a lab runs, recorded for every later command and report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgeriaRun {
+    pub kind: EgeriaKind,
+    /// The Egeria release the real platform is assembled from (`4.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default)]
+    pub repository: LocalRepository,
+}
+
+impl EgeriaRun {
+    /// A lab of the Helm chart: real Egeria images with the connector.
+    pub fn of_chart() -> Self {
+        Self {
+            kind: EgeriaKind::Real,
+            release: None,
+            repository: LocalRepository::Connector,
+        }
+    }
+
+    /// One line for a person: which Egeria, and where its metadata lives.
+    pub fn describe(&self) -> String {
+        match (self.kind, self.repository) {
+            (EgeriaKind::StandIn, _) => {
+                "the stand-in platform (egeria-standin, a test fixture: not Egeria)".into()
+            }
+            (EgeriaKind::Real, repository) => format!(
+                "real Egeria {} with {}",
+                self.release.as_deref().unwrap_or("(release unknown)"),
+                match repository {
+                    LocalRepository::InMemory =>
+                        "its in-memory repository (private to each pod, not shared)",
+                    LocalRepository::Connector => "the plugin repository connector",
+                }
+            ),
+        }
+    }
+}
+
 /// What `lab-up` started, so that every later command (and `lab-down`) finds it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabState {
@@ -37,6 +108,9 @@ pub struct LabState {
     pub created_at: String,
     pub endpoints: Endpoints,
     pub substrate: SubstrateState,
+    /// Labs recorded before the lab ran real Egeria locally ran the stand-in there.
+    #[serde(default)]
+    pub egeria: EgeriaRun,
 }
 
 /// What each substrate needs to find its lab again.

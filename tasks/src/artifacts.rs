@@ -64,19 +64,30 @@ fn relock(path: &Path) -> anyhow::Result<()> {
     }
     let scratch = tempfile::tempdir()?;
     let mut lock = Lock {
-        roots: old.roots.clone(),
         jars: Vec::new(),
+        ..old.clone()
     };
     for set in old.sets() {
-        let roots: Vec<&Coordinates> = old
-            .roots
-            .iter()
-            .filter(|(s, _)| s == set)
-            .map(|(_, c)| c)
-            .collect();
+        let of_set = |lines: &[(String, Coordinates)]| -> Vec<Coordinates> {
+            lines
+                .iter()
+                .filter(|(s, _)| s == set)
+                .map(|(_, c)| c.clone())
+                .collect()
+        };
+        let resolution = Resolution {
+            roots: of_set(&old.roots),
+            boms: of_set(&old.boms),
+            excludes: old
+                .excludes
+                .iter()
+                .filter(|(s, _)| s == set)
+                .map(|(_, module)| module.clone())
+                .collect(),
+        };
         let folder = scratch.path().join(set);
         std::fs::create_dir_all(&folder)?;
-        std::fs::write(folder.join("pom.xml"), pom(&roots))?;
+        std::fs::write(folder.join("pom.xml"), resolution.pom())?;
         let shell = xshell::Shell::new()?;
         shell.change_dir(&folder);
         let jars = folder.join("jars");
@@ -106,27 +117,58 @@ fn relock(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A POM depending on `roots`, for Maven to resolve their runtime closure.
-fn pom(roots: &[&Coordinates]) -> String {
-    let dependencies: String = roots
-        .iter()
-        .map(|root| {
-            let classifier = root
-                .classifier
-                .as_deref()
-                .map(|c| format!("<classifier>{c}</classifier>"))
-                .unwrap_or_default();
-            format!(
-                "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version>{classifier}</dependency>",
-                root.group, root.artifact, root.version
-            )
-        })
-        .collect();
-    format!(
-        "<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>\
-         <groupId>egeria-ha-lab</groupId><artifactId>artifacts-lock</artifactId><version>0</version>\
-         <packaging>pom</packaging><dependencies>{dependencies}</dependencies></project>\n"
-    )
+/// What one set is resolved from.
+struct Resolution {
+    roots: Vec<Coordinates>,
+    boms: Vec<Coordinates>,
+    /// `group:artifact` of modules left out wherever they appear.
+    excludes: Vec<String>,
+}
+
+impl Resolution {
+    /// A POM depending on the roots (each without the excluded modules) at the versions
+    /// the BOMs name, for Maven to resolve their runtime closure.
+    fn pom(&self) -> String {
+        let exclusions: String = self
+            .excludes
+            .iter()
+            .filter_map(|module| module.split_once(':'))
+            .map(|(group, artifact)| {
+                format!("<exclusion><groupId>{group}</groupId><artifactId>{artifact}</artifactId></exclusion>")
+            })
+            .collect();
+        let dependencies: String = self
+            .roots
+            .iter()
+            .map(|root| {
+                let classifier = root
+                    .classifier
+                    .as_deref()
+                    .map(|c| format!("<classifier>{c}</classifier>"))
+                    .unwrap_or_default();
+                format!(
+                    "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version>{classifier}<exclusions>{exclusions}</exclusions></dependency>",
+                    root.group, root.artifact, root.version
+                )
+            })
+            .collect();
+        let boms: String = self
+            .boms
+            .iter()
+            .map(|bom| {
+                format!(
+                    "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version><type>pom</type><scope>import</scope></dependency>",
+                    bom.group, bom.artifact, bom.version
+                )
+            })
+            .collect();
+        format!(
+            "<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>\
+             <groupId>egeria-ha-lab</groupId><artifactId>artifacts-lock</artifactId><version>0</version>\
+             <packaging>pom</packaging><dependencyManagement><dependencies>{boms}</dependencies></dependencyManagement>\
+             <dependencies>{dependencies}</dependencies></project>\n"
+        )
+    }
 }
 
 fn jar_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -151,19 +193,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pom_names_each_root_with_its_classifier() {
+    fn the_pom_names_each_root_with_its_classifier_exclusions_and_boms() {
         let plain: Coordinates = "org.apache.kafka:kafka_2.13:3.9.1".parse().unwrap();
         let fat: Coordinates = "org.odpi.egeria:egeria-connector-crux:3.0:jar-with-dependencies"
             .parse()
             .unwrap();
-        let pom = pom(&[&plain, &fat]);
-        assert!(
-            pom.contains(
-                "<artifactId>kafka_2.13</artifactId><version>3.9.1</version></dependency>"
-            )
-        );
+        let bom: Coordinates = "org.odpi.egeria:egeria:4.0".parse().unwrap();
+        let pom = Resolution {
+            roots: vec![plain, fat],
+            boms: vec![bom],
+            excludes: vec!["org.odpi.egeria:ocf-metadata-server".into()],
+        }
+        .pom();
+        assert!(pom.contains("<artifactId>kafka_2.13</artifactId><version>3.9.1</version><exclusions><exclusion><groupId>org.odpi.egeria</groupId><artifactId>ocf-metadata-server</artifactId></exclusion></exclusions></dependency>"), "{pom}");
         assert!(
             pom.contains("<version>3.0</version><classifier>jar-with-dependencies</classifier>")
         );
+        assert!(pom.contains("<dependencyManagement><dependencies><dependency><groupId>org.odpi.egeria</groupId><artifactId>egeria</artifactId><version>4.0</version><type>pom</type><scope>import</scope>"), "{pom}");
     }
 }

@@ -181,6 +181,7 @@ pub fn lab_state(settings: &LabSettings, run_dir: &Path, kube: KubeState) -> Lab
             golden_store_bootstrap: format!("{}-kafka:9092", settings.release),
         },
         substrate: SubstrateState::Kube(kube),
+        egeria: lab::state::EgeriaRun::of_chart(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `cargo xtask lab-up`: start the topology on a substrate.
 
 use lab::settings::LabSettings;
-use lab::state::{LabDir, LabState, SubstrateKind};
+use lab::state::{EgeriaKind, LabDir, LabState, SubstrateKind};
 use lab::substrate::local::{LoopbackNet, UpOptions};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,12 @@ pub struct UpArgs {
     /// Prefix of every pod and service name.
     #[arg(long, default_value = "lab")]
     pub release: String,
+    /// local: what the connector and PTS pods run: `real`, an OMAG Server Platform
+    /// assembled from Egeria's released modules (the connector server on Egeria's
+    /// in-memory repository), or `stand-in`, the lab's test fixture (not Egeria).
+    /// [default: stand-in]
+    #[arg(long, value_enum)]
+    pub egeria: Option<EgeriaKind>,
     /// Loopback /16 the local substrate's pods live in.
     #[arg(long, default_value = "127.77")]
     pub loopback_net: LoopbackNet,
@@ -25,7 +31,8 @@ pub struct UpArgs {
     /// How long each stand-in platform waits before listening (to rehearse slow pods).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, hide = true)]
     pub platform_delay: Duration,
-    /// How long to wait for every pod to answer [default: 60s local, 20m kind].
+    /// How long to wait for every pod to answer [default: 60s local, 4m local with real
+    /// Egeria, 20m kind].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub ready_timeout: Option<Duration>,
     /// kind, cluster: a values preset of the chart [default: laptop-16g on kind, cluster
@@ -96,34 +103,54 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
             );
         }
     }
+    if args.substrate != SubstrateKind::Local && args.egeria.is_some() {
+        anyhow::bail!(
+            "--egeria is for --substrate local; on {} the chart always runs real Egeria with the connector",
+            args.substrate.label()
+        );
+    }
     match args.substrate {
         SubstrateKind::Kind => return kind_up(lab_dir, args, settings).await,
         SubstrateKind::Cluster => return cluster_up(lab_dir, args, settings).await,
         SubstrateKind::Local => {}
     }
     let bin_dir = crate::paths::lab_binaries()?;
+    // A real platform is a Spring Boot JVM: 10–20 s alone, longer with five starting on
+    // two cores.
+    let egeria = args.egeria.unwrap_or_default();
+    let default_deadline = match egeria {
+        EgeriaKind::Real => Duration::from_secs(240),
+        EgeriaKind::StandIn => Duration::from_secs(60),
+    };
     let options = UpOptions {
         settings,
         bin_dir,
         net: args.loopback_net,
         server_start_delay: args.server_start_delay,
         platform_delay: args.platform_delay,
-        deadline: args.ready_timeout.unwrap_or(Duration::from_secs(60)),
+        deadline: args.ready_timeout.unwrap_or(default_deadline),
+        egeria,
     };
     let started = Instant::now();
     eprintln!(
-        "starting the local substrate: 3 golden-store members, {} connector pods, 1 PTS pod on {}.0.0/16",
-        options.settings.replicas, options.net
+        "starting the local substrate: 3 golden-store members, {} connector pods, 1 PTS pod on {}.0.0/16; platforms: {}",
+        options.settings.replicas,
+        options.net,
+        match egeria {
+            EgeriaKind::Real => "real Egeria (OMAG Server Platform from Egeria's released modules)",
+            EgeriaKind::StandIn => "the stand-in (egeria-standin, a test fixture: not Egeria)",
+        }
     );
     let interrupted = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     let state = lab::substrate::local::up(lab_dir, &options, interrupted).await?;
     println!(
-        "lab {} is up in {:.1}s (run {})\n  connector service: {}\n  golden store:      {}\n  logs:              {}",
+        "lab {} is up in {:.1}s (run {})\n  platforms:         {}\n  connector service: {}\n  golden store:      {}\n  logs:              {}",
         state.settings.release,
         started.elapsed().as_secs_f64(),
         state.run_id,
+        state.egeria.describe(),
         state.endpoints.connector_service_url,
         state.endpoints.golden_store_bootstrap,
         state.run_dir.join("logs").display()

@@ -53,7 +53,7 @@ pub enum CacheError {
     NoHome,
 }
 
-pub(super) fn io_error(path: &Path, source: std::io::Error) -> CacheError {
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> CacheError {
     if source.kind() == std::io::ErrorKind::StorageFull {
         CacheError::DiskFull {
             path: path.to_path_buf(),

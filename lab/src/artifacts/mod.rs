@@ -4,6 +4,10 @@
 //!
 //! The lock is plain text, one entry a line:
 //! - `root <set> <coordinates>`: what a set is resolved from (`cargo xtask artifacts lock`);
+//! - `bom <set> <coordinates>`: a bill of materials whose versions the resolution follows
+//!   (a release's modules are meant to run at the versions it names);
+//! - `exclude <set> <group>:<artifact>`: a module left out of the closure (one the
+//!   registry does not serve, which the lab replaces or never loads);
 //! - `jar <set> <coordinates> <sha256>`: one jar of the set's runtime closure.
 //!
 //! Coordinates are `group:artifact:version` or `group:artifact:version:classifier`.
@@ -18,6 +22,10 @@ pub const EMBEDDED_LOCK: &str = include_str!("../../artifacts.lock");
 
 /// The set of jars a Kafka broker runs (with its logging binding).
 pub const KAFKA: &str = "kafka";
+
+/// The set of jars an OMAG Server Platform runs: Egeria's released modules of one
+/// release and the Spring Boot they were built for (the lab's own launcher completes it).
+pub const EGERIA: &str = "egeria";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Coordinates {
@@ -122,6 +130,10 @@ pub struct Jar {
 pub struct Lock {
     /// `(set, coordinates)` each set is resolved from.
     pub roots: Vec<(String, Coordinates)>,
+    /// `(set, coordinates)` of the bills of materials a set's resolution imports.
+    pub boms: Vec<(String, Coordinates)>,
+    /// `(set, "group:artifact")` left out of a set's closure.
+    pub excludes: Vec<(String, String)>,
     pub jars: Vec<Jar>,
 }
 
@@ -154,6 +166,17 @@ impl Lock {
                 ["root", set, coordinates] => lock
                     .roots
                     .push((set.to_string(), coordinates.parse().map_err(fail)?)),
+                ["bom", set, coordinates] => lock
+                    .boms
+                    .push((set.to_string(), coordinates.parse().map_err(fail)?)),
+                ["exclude", set, module] => {
+                    let valid = matches!(module.split(':').collect::<Vec<_>>().as_slice(),
+                        [group, artifact] if !group.is_empty() && !artifact.is_empty());
+                    if !valid {
+                        return Err(fail(format!("{module:?} is not group:artifact")));
+                    }
+                    lock.excludes.push((set.to_string(), module.to_string()));
+                }
                 ["jar", set, coordinates, sha256] => {
                     let is_digest = sha256.len() == 64
                         && sha256
@@ -172,7 +195,7 @@ impl Lock {
                 }
                 _ => {
                     return Err(fail(format!(
-                        "expected `root SET COORDINATES` or `jar SET COORDINATES SHA256`, found {line:?}"
+                        "expected `root|bom SET COORDINATES`, `exclude SET GROUP:ARTIFACT` or `jar SET COORDINATES SHA256`, found {line:?}"
                     )));
                 }
             }
@@ -190,6 +213,16 @@ impl Lock {
         roots.sort();
         for (set, coordinates) in &roots {
             text.push_str(&format!("root {set} {coordinates}\n"));
+        }
+        let mut boms = self.boms.clone();
+        boms.sort();
+        for (set, coordinates) in &boms {
+            text.push_str(&format!("bom {set} {coordinates}\n"));
+        }
+        let mut excludes = self.excludes.clone();
+        excludes.sort();
+        for (set, module) in &excludes {
+            text.push_str(&format!("exclude {set} {module}\n"));
         }
         let mut jars = self.jars.clone();
         jars.sort_by(|a, b| (&a.set, &a.coordinates).cmp(&(&b.set, &b.coordinates)));
@@ -285,6 +318,8 @@ mod tests {
             error.to_string().contains("group:artifact:version"),
             "{error}"
         );
+        let error = Lock::parse("exclude kafka a:b:1\n").unwrap_err();
+        assert!(error.to_string().contains("group:artifact"), "{error}");
         let error = Lock::parse("pin kafka a:b:1\n").unwrap_err();
         assert!(error.to_string().contains("expected `root"), "{error}");
     }

@@ -119,6 +119,16 @@ impl Admin<'_> {
         .await
     }
 
+    /// Egeria's own in-memory repository: each server keeps its metadata to itself.
+    pub async fn set_in_memory_repository(&self) -> Result<(), EgeriaError> {
+        self.post(
+            "set in-memory local repository",
+            "local-repository/mode/in-memory-repository",
+            None,
+        )
+        .await
+    }
+
     pub async fn join_cohort(&self, cohort: &str) -> Result<(), EgeriaError> {
         self.post("join cohort", &format!("cohorts/{}", encode(cohort)), None)
             .await

@@ -20,30 +20,33 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EgeriaError {
-    #[error("{pod}: {step}: {url}: no answer: {detail}")]
+    #[error("{pod}: {step}: {url}: no answer: {detail}{log}")]
     Transport {
         pod: String,
         step: String,
         url: String,
         detail: String,
+        log: LogExcerpt,
     },
-    #[error("{pod}: {step}: {url}: no answer within {}", humantime::format_duration(*timeout))]
+    #[error("{pod}: {step}: {url}: no answer within {}{log}", humantime::format_duration(*timeout))]
     Timeout {
         pod: String,
         step: String,
         url: String,
         timeout: Duration,
+        log: LogExcerpt,
     },
-    #[error("{pod}: {step}: {url}: HTTP {status}: {body}")]
+    #[error("{pod}: {step}: {url}: HTTP {status}: {body}{log}")]
     Http {
         pod: String,
         step: String,
         url: String,
         status: u16,
         body: String,
+        log: LogExcerpt,
     },
     #[error(
-        "{pod}: {step}: {url}: Egeria error {related_http_code} {exception_class}: {message}{}",
+        "{pod}: {step}: {url}: Egeria error {related_http_code} {exception_class}: {message}{}{log}",
         user_action_suffix(user_action)
     )]
     Egeria {
@@ -55,6 +58,7 @@ pub enum EgeriaError {
         message_id: String,
         message: String,
         user_action: String,
+        log: LogExcerpt,
     },
     #[error("{pod}: {step}: {url}: unexpected answer: {detail}")]
     Unexpected {
@@ -63,6 +67,91 @@ pub enum EgeriaError {
         url: String,
         detail: String,
     },
+}
+
+/// The last error lines of the failing pod's log: Egeria's answers often name only the
+/// symptom (`OMRS-XTDB-REPOSITORY-500-001 An unknown runtime error occurred`), and the
+/// cause is in the platform's log alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogExcerpt {
+    pub log: Option<std::path::PathBuf>,
+    pub lines: Vec<String>,
+}
+
+impl std::fmt::Display for LogExcerpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(log) = &self.log else {
+            return Ok(());
+        };
+        write!(f, "\n  its log: {}", log.display())?;
+        if self.lines.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\n  its last errors:")?;
+        for line in &self.lines {
+            write!(f, "\n    {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How much of a log's end is searched for errors, and how many are quoted.
+const LOG_TAIL_BYTES: u64 = 256 * 1024;
+const LOG_ERROR_LINES: usize = 6;
+/// The longest log line quoted whole.
+const LOG_LINE_LIMIT: usize = 400;
+
+/// Whether a platform log line reports an error: Spring's and Log4j's `ERROR`, Egeria's
+/// audit severities, a Java exception or its cause.
+fn is_error_line(line: &str) -> bool {
+    const MARKS: &[&str] = &[
+        " ERROR ",
+        " Error ",
+        " Exception ",
+        " Failure ",
+        "Exception:",
+        "Caused by:",
+        "SEVERE",
+    ];
+    MARKS.iter().any(|mark| line.contains(mark))
+}
+
+impl LogExcerpt {
+    /// The last error lines of `log`; `None` when the log cannot be read.
+    pub fn read(log: &std::path::Path) -> Self {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut text = String::new();
+        let readable = std::fs::File::open(log).and_then(|mut file| {
+            let length = file.metadata()?.len();
+            file.seek(SeekFrom::Start(length.saturating_sub(LOG_TAIL_BYTES)))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            text = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(())
+        });
+        if readable.is_err() {
+            return Self::default();
+        }
+        let mut lines: Vec<String> = text
+            .lines()
+            .rev()
+            .filter(|line| is_error_line(line))
+            .take(LOG_ERROR_LINES)
+            .map(|line| quote_line(line.trim_end()))
+            .collect();
+        lines.reverse();
+        Self {
+            log: Some(log.to_path_buf()),
+            lines,
+        }
+    }
+}
+
+fn quote_line(line: &str) -> String {
+    match line.char_indices().nth(LOG_LINE_LIMIT) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 fn user_action_suffix(action: &str) -> String {
@@ -91,6 +180,9 @@ fn quote(body: &str) -> String {
 pub struct EgeriaClient {
     http: reqwest::Client,
     user: String,
+    /// Where each pod's log is (`<pod>.log`), when the lab can read them: a failed call
+    /// then quotes the pod's last errors.
+    pod_logs: Option<std::path::PathBuf>,
 }
 
 impl EgeriaClient {
@@ -104,7 +196,14 @@ impl EgeriaClient {
         Self {
             http,
             user: user.to_string(),
+            pod_logs: None,
         }
+    }
+
+    /// Failed calls quote the last errors of `<folder>/<pod>.log`.
+    pub fn with_pod_logs(mut self, folder: std::path::PathBuf) -> Self {
+        self.pod_logs = Some(folder);
+        self
     }
 
     /// A platform reached at `base_url`, named `pod` in errors.
@@ -203,16 +302,33 @@ impl Platform {
 
     /// Sends the call and returns the checked response envelope as JSON.
     pub async fn call(&self, call: Call<'_>) -> Result<Value, EgeriaError> {
-        let text = self.send(&call).await?;
-        self.checked(&call, &text).map_err(|e| *e)
+        let text = self.send(&call).await.map_err(|e| self.with_log(e))?;
+        self.checked(&call, &text).map_err(|e| self.with_log(*e))
+    }
+
+    /// The error with this pod's last log errors, where the lab reads its pods' logs.
+    fn with_log(&self, mut error: EgeriaError) -> EgeriaError {
+        let Some(folder) = &self.client.pod_logs else {
+            return error;
+        };
+        match &mut error {
+            EgeriaError::Transport { log, .. }
+            | EgeriaError::Timeout { log, .. }
+            | EgeriaError::Http { log, .. }
+            | EgeriaError::Egeria { log, .. } => {
+                *log = LogExcerpt::read(&folder.join(format!("{}.log", self.pod)));
+            }
+            EgeriaError::Unexpected { .. } => {}
+        }
+        error
     }
 
     /// Sends a call whose answer is plain text (the platform's origin); an answer that is
     /// an Egeria error envelope instead is checked as one.
     pub async fn call_text(&self, call: Call<'_>) -> Result<String, EgeriaError> {
-        let text = self.send(&call).await?;
+        let text = self.send(&call).await.map_err(|e| self.with_log(e))?;
         if text.trim_start().starts_with('{') {
-            self.checked(&call, &text).map_err(|e| *e)?;
+            self.checked(&call, &text).map_err(|e| self.with_log(*e))?;
         }
         Ok(text.trim().to_string())
     }
@@ -236,6 +352,7 @@ impl Platform {
                     step: call.step.to_string(),
                     url: url.clone(),
                     timeout: call.timeout,
+                    log: LogExcerpt::default(),
                 }
             } else {
                 EgeriaError::Transport {
@@ -243,6 +360,7 @@ impl Platform {
                     step: call.step.to_string(),
                     url: url.clone(),
                     detail: error_chain(&e),
+                    log: LogExcerpt::default(),
                 }
             }
         })?;
@@ -258,6 +376,7 @@ impl Platform {
                 url,
                 status: status.as_u16(),
                 body: quote(&text),
+                log: LogExcerpt::default(),
             });
         }
         Ok(text)
@@ -288,6 +407,7 @@ impl Platform {
                 message_id: e.message_id,
                 message: e.message,
                 user_action: e.user_action,
+                log: LogExcerpt::default(),
             }),
         })?;
         Ok(envelope)
@@ -407,6 +527,43 @@ mod tests {
         assert_eq!(e.related_http_code, 400);
         assert_eq!(e.message_id, "OMAG-ADMIN-400-001");
         assert_eq!(e.user_action, "fix it");
+    }
+
+    #[test]
+    fn a_log_excerpt_quotes_the_last_error_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("lab-crux-0.log");
+        let mut text = String::from("2026-12-06T05:00:00 INFO started\n");
+        for i in 0..10 {
+            text.push_str(&format!(
+                "2026-12-06T05:00:0{i} ERROR xtdb.tx : Ingester error occurred {i}\n"
+            ));
+            text.push_str("Sun Dec 06 crux Information OMRS-AUDIT-8009 sent an event\n");
+        }
+        text.push_str(
+            "java.lang.ClassCastException: class clojure.lang.PersistentVector cannot be cast\n",
+        );
+        std::fs::write(&log, text).unwrap();
+        let excerpt = LogExcerpt::read(&log);
+        assert_eq!(excerpt.lines.len(), LOG_ERROR_LINES);
+        assert!(excerpt.lines.last().unwrap().contains("ClassCastException"));
+        assert!(
+            excerpt.lines[0].contains("occurred 5"),
+            "{:?}",
+            excerpt.lines
+        );
+        assert!(excerpt.lines.iter().all(|l| !l.contains("OMRS-AUDIT-8009")));
+        let shown = excerpt.to_string();
+        assert!(shown.contains("its last errors:"), "{shown}");
+        assert!(
+            shown.contains(&format!("its log: {}\n", log.display())),
+            "{shown}"
+        );
+        assert_eq!(LogExcerpt::default().to_string(), "");
+        assert_eq!(
+            LogExcerpt::read(&dir.path().join("absent.log")),
+            LogExcerpt::default()
+        );
     }
 
     #[test]

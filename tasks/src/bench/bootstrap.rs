@@ -5,7 +5,7 @@ use anyhow::Context;
 use lab::bootstrap::{BootstrapOptions, bootstrap};
 use lab::egeria::EgeriaClient;
 use lab::settings::LabSettings;
-use lab::state::LabDir;
+use lab::state::{EgeriaKind, LabDir};
 use lab::substrate::local::LocalSubstrate;
 use lab::substrate::local::{LoopbackNet, UpOptions};
 use lab::substrate::{PodList, Role, Substrate};
@@ -23,6 +23,10 @@ pub struct BootstrapBench {
     /// Loopback /16 for the benchmark's labs (apart from a lab that may be up).
     #[arg(long, default_value = "127.78")]
     loopback_net: LoopbackNet,
+    /// What the pods run: `real` measures real Egeria's server start (try `--replicas
+    /// 1,3`: each real platform is a JVM).
+    #[arg(long, value_enum, default_value = "stand-in")]
+    egeria: EgeriaKind,
 }
 
 struct Row {
@@ -48,7 +52,11 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
             net: bench.loopback_net,
             server_start_delay: bench.server_start_delay,
             platform_delay: Duration::ZERO,
-            deadline: Duration::from_secs(60),
+            deadline: match bench.egeria {
+                EgeriaKind::Real => Duration::from_secs(240),
+                EgeriaKind::StandIn => Duration::from_secs(60),
+            },
+            egeria: bench.egeria,
         };
         eprintln!("--- {replicas} replicas");
         let measured = tokio::select! {
@@ -75,7 +83,10 @@ async fn measure(lab_dir: &LabDir, options: &UpOptions) -> anyhow::Result<Row> {
         &client,
         &state.settings,
         lab_dir,
-        &BootstrapOptions::default(),
+        &BootstrapOptions {
+            repository: state.egeria.repository,
+            ..BootstrapOptions::default()
+        },
     )
     .await?;
     if let Some(failed) = report.failed_pods().next() {
@@ -125,10 +136,13 @@ fn print_and_save(
     root: &std::path::Path,
 ) -> anyhow::Result<()> {
     let base = rows.first().context("no replica count measured")?;
-    println!(
-        "bootstrap benchmark, stand-in server start {}",
-        humantime::format_duration(bench.server_start_delay)
-    );
+    match bench.egeria {
+        EgeriaKind::Real => println!("bootstrap benchmark, real Egeria"),
+        EgeriaKind::StandIn => println!(
+            "bootstrap benchmark, stand-in server start {}",
+            humantime::format_duration(bench.server_start_delay)
+        ),
+    }
     println!(
         "{:>8} {:>10} {:>13} {:>14} {:>16}",
         "replicas", "lab-up s", "bootstrap s", "vs first", "kill noticed ms"
@@ -153,6 +167,7 @@ fn print_and_save(
         if ratio <= 1.5 { "met" } else { "NOT met" }
     );
     let summary = json!({
+        "egeria": bench.egeria,
         "server_start_delay_ms": bench.server_start_delay.as_millis() as u64,
         "rows": rows.iter().map(|r| json!({
             "replicas": r.replicas,

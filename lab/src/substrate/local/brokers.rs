@@ -230,6 +230,8 @@ pub fn pod_specs(jvm: &Jvm, plan: &AddressPlan, brokers: &[Broker]) -> Vec<PodSp
                     broker.config.display().to_string(),
                 ])
                 .collect(),
+            // A broker's log folder is its volume: kept across restarts.
+            workdir: None,
         })
         .collect()
 }

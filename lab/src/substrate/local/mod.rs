@@ -5,6 +5,7 @@
 
 mod brokers;
 pub mod control_plane;
+pub mod platform;
 mod up;
 
 pub use up::*;

@@ -5,13 +5,17 @@
 use super::LocalSubstrate;
 use super::brokers::{self, CLIENT_PORT, CONTROLLER_PORT};
 use super::control_plane::{ControlPlaneSpec, PodSpec};
+use super::platform::{self, Jdk, PlatformError, RealPlatform};
 use crate::artifacts::cache::{Cache, CacheError};
 use crate::artifacts::{KAFKA, Lock, LockError};
 use crate::kafka::BROKERS as GOLDEN_STORE_MEMBERS;
 use crate::prereq::{self, Check};
 use crate::runs;
 use crate::settings::{LabSettings, SettingsError};
-use crate::state::{LabDir, LabState, LocalState, StateError, SubstrateState};
+use crate::state::{
+    EgeriaKind, EgeriaRun, LabDir, LabState, LocalRepository, LocalState, StateError,
+    SubstrateState,
+};
 use crate::substrate::{Endpoints, PodList, PodPhase, Role, Substrate};
 use crate::wait::{DeadlineExceeded, poll_until};
 use std::future::Future;
@@ -140,6 +144,8 @@ pub struct UpOptions {
     pub platform_delay: Duration,
     /// How long `up` may wait for everything to answer.
     pub deadline: Duration,
+    /// What the connector and PTS pods run.
+    pub egeria: EgeriaKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,11 +197,12 @@ pub enum UpError {
         logs: PathBuf,
         release: String,
     },
-    #[error("{pod} exited during start-up ({exit}); nothing is left running\n  its log: {log}")]
+    #[error("{pod} exited during start-up ({exit}); nothing is left running{excerpt}")]
     PodDied {
         pod: String,
         exit: String,
-        log: PathBuf,
+        /// The pod's log, with its last error lines.
+        excerpt: crate::egeria::LogExcerpt,
     },
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -203,6 +210,8 @@ pub enum UpError {
     Artifacts(#[from] CacheError),
     #[error(transparent)]
     Format(#[from] brokers::FormatError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
     #[error(
         "the lab folder {path} has {free_mib} MiB free; the golden store needs at least {MIN_FREE_MIB} MiB there: free some space, or pass --lab-dir on another disk"
     )]
@@ -231,9 +240,17 @@ pub async fn up(
     let Some(java_path) = java.path().map(Path::to_path_buf) else {
         return Err(UpError::Prerequisite(Box::new(java)));
     };
+    let jdk = match options.egeria {
+        EgeriaKind::Real => Some(find_jdk(&java, java_path.clone())?),
+        EgeriaKind::StandIn => None,
+    };
     let lab_binary = options.bin_dir.join(LAB_BINARY);
     let standin_binary = options.bin_dir.join(STANDIN_BINARY);
-    for path in [&lab_binary, &standin_binary] {
+    let mut binaries = vec![&lab_binary];
+    if jdk.is_none() {
+        binaries.push(&standin_binary);
+    }
+    for path in binaries {
         if !path.is_file() {
             return Err(UpError::MissingBinary { path: path.clone() });
         }
@@ -271,10 +288,15 @@ pub async fn up(
     std::fs::create_dir_all(lab_dir.root()).map_err(UpError::RunFolder)?;
     check_free_space(lab_dir.root())?;
     let lock = Lock::embedded()?;
-    let jars = Cache::from_env()?.ensure(KAFKA, &lock.set(KAFKA)).await?;
+    let cache = Cache::from_env()?;
+    let jars = cache.ensure(KAFKA, &lock.set(KAFKA)).await?;
 
     let (run_id, run_dir) =
         runs::create_run(&lab_dir.runs_dir(), &settings.release).map_err(UpError::RunFolder)?;
+    let platforms = match &jdk {
+        Some(jdk) => Platforms::Real(platform::prepare(&cache, &lock, jdk, &run_dir).await?),
+        None => Platforms::StandIn(standin_binary.clone()),
+    };
     let logs = run_dir.join("logs");
     let (golden_store, log4j) =
         brokers::lay_out(settings, &plan, &run_dir).map_err(UpError::RunFolder)?;
@@ -287,14 +309,7 @@ pub async fn up(
         log4j,
     };
     brokers::format_all(&jvm, &golden_store).await?;
-    let spec = control_plane_spec(
-        options,
-        &plan,
-        &jvm,
-        &golden_store,
-        &standin_binary,
-        &run_dir,
-    );
+    let spec = control_plane_spec(options, &plan, &jvm, &golden_store, &platforms, &run_dir);
     let spec_path = run_dir.join("control-plane.json");
     crate::state::write_json(&spec_path, &spec)?;
 
@@ -329,6 +344,7 @@ pub async fn up(
             api_address: plan.control_plane(),
             bin_dir: options.bin_dir.clone(),
         }),
+        egeria: platforms.run(),
     };
     // Recorded before waiting, so that even an interrupted lab-up can be taken down.
     lab_dir.save_state(&state)?;
@@ -367,17 +383,53 @@ fn log_file(logs: &Path, name: &str) -> Result<std::fs::File, UpError> {
         .map_err(UpError::RunFolder)
 }
 
+/// What the connector and PTS pods run.
+enum Platforms {
+    StandIn(PathBuf),
+    Real(RealPlatform),
+}
+
+impl Platforms {
+    fn run(&self) -> EgeriaRun {
+        match self {
+            Platforms::StandIn(_) => EgeriaRun::default(),
+            Platforms::Real(real) => EgeriaRun {
+                kind: EgeriaKind::Real,
+                release: Some(real.release.clone()),
+                repository: LocalRepository::InMemory,
+            },
+        }
+    }
+}
+
+/// The JDK beside the `java` found: its compiler builds the launcher, its keytool the
+/// platforms' keystore.
+fn find_jdk(java: &Check, java_path: PathBuf) -> Result<Jdk, UpError> {
+    let javac = prereq::check_jdk(java);
+    let (Some(javac_path), Some(keytool)) = (
+        javac.path().map(Path::to_path_buf),
+        prereq::jdk_tool(&java_path, "keytool"),
+    ) else {
+        return Err(UpError::Prerequisite(Box::new(javac)));
+    };
+    Ok(Jdk {
+        java: java_path,
+        javac: javac_path,
+        keytool,
+    })
+}
+
 fn control_plane_spec(
     options: &UpOptions,
     plan: &AddressPlan,
     jvm: &brokers::Jvm,
     golden_store: &[brokers::Broker],
-    standin: &Path,
+    platforms: &Platforms,
     run_dir: &Path,
 ) -> ControlPlaneSpec {
     let settings = &options.settings;
     let mut pods = brokers::pod_specs(jvm, plan, golden_store);
-    let standin = |name: String, role, ordinal, address: SocketAddr| PodSpec {
+    let standin = |standin: &Path, name: String, role, ordinal, address: SocketAddr| PodSpec {
         args: vec![
             "--pod".into(),
             name.clone(),
@@ -393,10 +445,15 @@ fn control_plane_spec(
         ordinal,
         address,
         program: standin.to_path_buf(),
+        workdir: None,
     };
-    pods.push(standin(settings.pts_pod(), Role::Pts, 0, plan.pts()));
+    let platform = |name, role, ordinal, address| match platforms {
+        Platforms::StandIn(binary) => standin(binary, name, role, ordinal, address),
+        Platforms::Real(real) => real.pod_spec(name, role, ordinal, address),
+    };
+    pods.push(platform(settings.pts_pod(), Role::Pts, 0, plan.pts()));
     for i in 0..settings.replicas {
-        pods.push(standin(
+        pods.push(platform(
             settings.connector_pod(i),
             Role::Connector,
             i,
@@ -509,10 +566,11 @@ async fn first_pod_death(substrate: &LocalSubstrate, logs: &Path) -> UpError {
             .iter()
             .find(|pod| pod.restarts > 0 || pod.phase == PodPhase::Restarting)
         {
+            let log = logs.join(format!("{}.log", pod.name));
             return UpError::PodDied {
                 pod: pod.name.clone(),
-                exit: last_exit(&logs.join(format!("{}.log", pod.name))),
-                log: logs.join(format!("{}.log", pod.name)),
+                exit: last_exit(&log),
+                excerpt: crate::egeria::LogExcerpt::read(&log),
             };
         }
     }

@@ -43,6 +43,10 @@ pub struct PodSpec {
     pub address: SocketAddr,
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// The pod's working folder, emptied before every start of its process (a replaced
+    /// or restarted pod keeps nothing); `None`: the control plane's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// API payloads, shared with the client in [`crate::substrate::local`].

@@ -227,6 +227,15 @@ fn spawn(pod: &PodSpec, log_path: &Path) -> std::io::Result<Child> {
         .append(true)
         .open(log_path)?;
     let mut command = Command::new(&pod.program);
+    if let Some(workdir) = &pod.workdir {
+        match std::fs::remove_dir_all(workdir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::create_dir_all(workdir)?;
+        command.current_dir(workdir);
+    }
     command
         .args(&pod.args)
         .stdin(Stdio::null())
