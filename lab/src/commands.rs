@@ -90,11 +90,12 @@ pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         println!(
-            "lab {} (run {}, substrate {}), connector service {}",
+            "lab {} (run {}, substrate {}), connector service {}\nplatforms: {}",
             session.state.settings.release,
             session.state.run_id,
             session.state.kind().label(),
-            session.state.endpoints.connector_service_url
+            session.state.endpoints.connector_service_url,
+            session.state.egeria.describe()
         );
         print!("{}", crate::status::render_table(&rows));
     }

@@ -128,9 +128,24 @@ fn platforms_that_never_answer_fail_lab_up_and_leave_nothing_running() {
     }
 }
 
+#[test]
+fn real_egeria_on_a_java_runtime_without_a_compiler_names_the_jdk_and_starts_nothing() {
+    let lab = TestLab::new("127.86");
+    let run = up_with_fake_java_and(&lab, "exit 1", &["--egeria", "real"]);
+    run.assert_fails_with("missing prerequisite javac");
+    run.assert_fails_with("a JRE, not a JDK");
+    run.assert_fails_with("apt-get install -y openjdk-17-jdk-headless");
+    assert!(lab.state().is_none());
+    assert!(!lab.dir.path().join("runs").exists(), "nothing was started");
+}
+
 /// `lab-up` in `lab`'s range with a `java` that reports version 17 and then does what
 /// `script` says with its arguments.
 fn up_with_fake_java(lab: &TestLab, script: &str) -> Run {
+    up_with_fake_java_and(lab, script, &[])
+}
+
+fn up_with_fake_java_and(lab: &TestLab, script: &str, extra: &[&str]) -> Run {
     let folder = tempfile::tempdir().unwrap();
     let java = folder.path().join("java");
     std::fs::write(
@@ -143,6 +158,7 @@ fn up_with_fake_java(lab: &TestLab, script: &str) -> Run {
     std::fs::set_permissions(&java, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     Run::from_output(
         lab.command(&["lab-up", "--substrate", "local", "--loopback-net", &lab.net])
+            .args(extra)
             .env("EGERIA_HA_LAB_JAVA", &java)
             .output()
             .unwrap(),
