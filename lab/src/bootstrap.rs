@@ -6,7 +6,7 @@
 //! Re-running it is safe and is how a replaced pod is healed: the stored common
 //! configuration is reused, and pods already serving it are left alone.
 
-use crate::egeria::{EgeriaClient, EgeriaError, Platform, crux};
+use crate::egeria::{EgeriaClient, EgeriaError, Platform, connector};
 use crate::settings::LabSettings;
 use crate::state::{LabDir, LocalRepository, read_json, write_json};
 use crate::substrate::{PodInfo, Role, Substrate, SubstrateError};
@@ -82,6 +82,10 @@ pub enum BootstrapError {
     Egeria(#[from] EgeriaError),
     #[error("the common configuration from {pod} has no metadataCollectionId: {detail}")]
     BadConfiguration { pod: String, detail: String },
+    #[error(
+        "the common configuration ({source_of}) would not run the connector on the golden store, so it is not deployed: {detail}"
+    )]
+    OffTheGoldenStore { source_of: String, detail: String },
     #[error(transparent)]
     State(#[from] crate::state::StateError),
 }
@@ -158,6 +162,14 @@ pub async fn bootstrap<S: Substrate>(
         options.repository,
     )
     .await?;
+    if options.repository == LocalRepository::Connector {
+        connector::check(connector::of_configuration(&document)).map_err(|detail| {
+            BootstrapError::OffTheGoldenStore {
+                source_of: format!("{source} on {}", pts.name),
+                detail,
+            }
+        })?;
+    }
     let metadata_collection_id =
         metadata_collection_id(&document).ok_or_else(|| BootstrapError::BadConfiguration {
             pod: pts.name.clone(),
@@ -227,15 +239,15 @@ async fn common_configuration<S: Substrate>(
     admin
         .set_server_url_root(&endpoints.connector_service_url)
         .await?;
-    admin.set_server_type(crux::SERVER_TYPE).await?;
+    admin.set_server_type(connector::SERVER_TYPE).await?;
     admin.set_organization(&settings.organization).await?;
     admin
-        .set_event_bus(crux::TOPIC_URL_ROOT, &endpoints.golden_store_bootstrap)
+        .set_event_bus(connector::TOPIC_URL_ROOT, &endpoints.golden_store_bootstrap)
         .await?;
     match repository {
         LocalRepository::Connector => {
             admin
-                .set_plugin_repository(&crux::connection(
+                .set_plugin_repository(&connector::connection(
                     &settings.connector_server,
                     &endpoints.golden_store_bootstrap,
                 ))

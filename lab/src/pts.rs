@@ -3,7 +3,7 @@
 //! concurrency into the upstream layout, and package it as upstream did.
 
 use crate::egeria::pts::{WORKBENCH_ID, WorkbenchConfig};
-use crate::egeria::{EgeriaClient, EgeriaError, Platform, crux};
+use crate::egeria::{EgeriaClient, EgeriaError, Platform, connector};
 use crate::report::archive::TarGzWriter;
 use crate::settings::LabSettings;
 use crate::substrate::{Role, Substrate, SubstrateError};
@@ -117,7 +117,7 @@ async fn configure_and_start<S: Substrate>(
         .set_server_type(crate::egeria::pts::SERVER_TYPE)
         .await?;
     admin
-        .set_event_bus(crux::TOPIC_URL_ROOT, golden_store)
+        .set_event_bus(connector::TOPIC_URL_ROOT, golden_store)
         .await?;
     admin.join_cohort(&settings.cohort).await?;
     admin

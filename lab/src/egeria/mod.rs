@@ -6,7 +6,7 @@
 
 pub mod admin;
 pub mod conformance;
-pub mod crux;
+pub mod connector;
 pub mod pts;
 
 use reqwest::Method;

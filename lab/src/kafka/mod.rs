@@ -12,7 +12,7 @@ pub(crate) mod wire;
 pub use metadata::{Broker, Metadata, Partition, Topic};
 pub use topics::TopicSpec;
 
-use crate::egeria::crux;
+use crate::egeria::connector;
 use crate::substrate::{Leadership, Role, Substrate, SubstrateError};
 use std::future::Future;
 use std::time::Duration;
@@ -98,46 +98,69 @@ pub async fn create_topics(
     .await
 }
 
-/// Egeria's cohort topic: `<topic root>.omag.openmetadata.repositoryservices.cohort.<cohort>.OMRSTopic`.
-pub fn cohort_topic(cohort: &str) -> String {
-    format!("{COHORT_TOPIC_PREFIX}{cohort}.OMRSTopic")
+/// Egeria 4's three topics of a cohort, one per kind of event (registrations, type
+/// definitions, instances): `<topic root>.openmetadata.repositoryservices.cohort.<cohort>.OMRSTopic.<kind>`.
+pub fn cohort_topics(cohort: &str) -> [String; 3] {
+    COHORT_EVENT_KINDS.map(|kind| format!("{COHORT_TOPIC_PREFIX}{cohort}.OMRSTopic.{kind}"))
 }
 
-const COHORT_TOPIC_PREFIX: &str = "egeria.omag.openmetadata.repositoryservices.cohort.";
+/// The topic a cohort's members register on.
+pub fn cohort_registration_topic(cohort: &str) -> String {
+    let [registration, ..] = cohort_topics(cohort);
+    registration
+}
 
-/// The lab's own topics: Crux's transaction log and document store, and the cohorts'.
+const COHORT_EVENT_KINDS: [&str; 3] = ["registration", "types", "instances"];
+const COHORT_TOPIC_PREFIX: &str = "egeria.openmetadata.repositoryservices.cohort.";
+/// How XTDB creates its own topics: the broker stamps each record's time (the real
+/// connector's topics as found after XTDB created them, REAL-EGERIA.md §5).
+const XTDB_TIMESTAMPS: (&str, &str) = ("message.timestamp.type", "LogAppendTime");
+
+/// The lab's own topics: XTDB's transaction log and document store, and the cohorts'.
 pub fn is_lab_topic(name: &str) -> bool {
-    name == crux::TX_LOG_TOPIC
-        || name == crux::DOCUMENT_STORE_TOPIC
+    name == connector::TX_LOG_TOPIC
+        || name == connector::DOCUMENT_STORE_TOPIC
         || name.starts_with(COHORT_TOPIC_PREFIX)
 }
 
-/// The lab's topics as `lab-up` creates them: one partition each, a copy on every
+/// The lab's topics as `lab-up` creates them, before any pod starts (so that XTDB never
+/// races to create its own: REAL-EGERIA.md §6 item 8): one partition each, a copy on every
 /// broker, the same replica order for all, starting at `preferred_leader`, so that one
 /// broker leads them all and, after its loss, the same next one does. Some broker then
 /// leads none of them, which is what a `follower` fault needs. The transaction log is kept
-/// for ever (every node replays it from offset 0); the document store is compacted, as
-/// Crux configures it.
+/// for ever (every node replays it from offset 0); the document store is compacted and
+/// kept for ever, and both have the broker stamp record times, as XTDB configures them;
+/// the cohort's three topics are replicated like the rest (left to Egeria, they would get
+/// the broker's defaults).
 pub fn lab_topics(cohort: &str, brokers: u16, preferred_leader: i32) -> Vec<TopicSpec> {
     let count = i32::from(brokers);
     let replicas: Vec<i32> = (0..count).map(|i| (preferred_leader + i) % count).collect();
-    vec![
+    let mut topics = vec![
         TopicSpec {
-            name: crux::TX_LOG_TOPIC.into(),
+            name: connector::TX_LOG_TOPIC.into(),
             replicas: replicas.clone(),
-            configs: vec![("retention.ms", "-1"), ("retention.bytes", "-1")],
+            configs: vec![
+                ("retention.ms", "-1"),
+                ("retention.bytes", "-1"),
+                XTDB_TIMESTAMPS,
+            ],
         },
         TopicSpec {
-            name: crux::DOCUMENT_STORE_TOPIC.into(),
+            name: connector::DOCUMENT_STORE_TOPIC.into(),
             replicas: replicas.clone(),
-            configs: vec![("cleanup.policy", "compact")],
+            configs: vec![
+                ("cleanup.policy", "compact"),
+                ("retention.ms", "-1"),
+                XTDB_TIMESTAMPS,
+            ],
         },
-        TopicSpec {
-            name: cohort_topic(cohort),
-            replicas,
-            configs: Vec::new(),
-        },
-    ]
+    ];
+    topics.extend(cohort_topics(cohort).map(|name| TopicSpec {
+        name,
+        replicas: replicas.clone(),
+        configs: Vec::new(),
+    }));
+    topics
 }
 
 /// How long one broker may take to answer the runner.
@@ -368,7 +391,7 @@ mod tests {
         assert_eq!(controller, 2);
         assert_eq!(created, names);
         let said = replicated(&address, &created).await.unwrap();
-        assert_eq!(said, "3 topics fully replicated");
+        assert_eq!(said, "5 topics fully replicated");
         assert_eq!(
             *keys.lock().unwrap(),
             [DESCRIBE_QUORUM, CREATE_TOPICS, METADATA]
@@ -379,7 +402,7 @@ mod tests {
         let lagging = HashMap::from([(METADATA, metadata_answer(&brokers, &electing))]);
         let (address, _keys) = serve(lagging).await;
         let not_yet = replicated(&address, &created).await.unwrap_err();
-        assert!(not_yet.contains(crux::TX_LOG_TOPIC), "{not_yet}");
+        assert!(not_yet.contains(connector::TX_LOG_TOPIC), "{not_yet}");
 
         let (address, _keys) = serve(HashMap::from([(DESCRIBE_QUORUM, quorum_answer(-1))])).await;
         let no_quorum = create_lab_topics(&address, "coco", 3).await.unwrap_err();
@@ -410,8 +433,22 @@ mod tests {
         assert!(topics.iter().all(|t| is_lab_topic(&t.name)));
         assert!(!is_lab_topic("__consumer_offsets"));
         assert_eq!(
-            cohort_topic("coco"),
-            "egeria.omag.openmetadata.repositoryservices.cohort.coco.OMRSTopic"
+            cohort_topics("coco"),
+            [
+                "egeria.openmetadata.repositoryservices.cohort.coco.OMRSTopic.registration",
+                "egeria.openmetadata.repositoryservices.cohort.coco.OMRSTopic.types",
+                "egeria.openmetadata.repositoryservices.cohort.coco.OMRSTopic.instances",
+            ]
         );
+        let timestamps = |name: &str| {
+            topics
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+                .configs
+                .contains(&XTDB_TIMESTAMPS)
+        };
+        assert!(timestamps(connector::TX_LOG_TOPIC));
+        assert!(timestamps(connector::DOCUMENT_STORE_TOPIC));
     }
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::bootstrap::BootstrapOptions;
 use crate::egeria::EgeriaClient;
-use crate::egeria::crux;
+use crate::egeria::connector;
 use crate::heal::Healer;
 use crate::pts::PtsProgress;
 use crate::settings::LabSettings;
@@ -457,7 +457,7 @@ async fn target_pod<S: Substrate>(
             .leaderships()
             .await?
             .into_iter()
-            .find(|leadership| leadership.of == crux::TX_LOG_TOPIC)
+            .find(|leadership| leadership.of == connector::TX_LOG_TOPIC)
             .map(|leadership| leadership.member)
             .ok_or_else(|| anyhow::anyhow!("the transaction log has no leader right now"))?,
         (Role::GoldenStore, PodSelector::Follower) => {
@@ -860,8 +860,8 @@ mod tests {
                 (0..3).map(|id| (id, hosts[id as usize].as_str())).collect();
             let led = [(0, leader)];
             let topics: Vec<fake_broker::TopicAnswer> = vec![
-                (crux::TX_LOG_TOPIC, 0, &led),
-                (crux::DOCUMENT_STORE_TOPIC, 0, &led),
+                (connector::TX_LOG_TOPIC, 0, &led),
+                (connector::DOCUMENT_STORE_TOPIC, 0, &led),
             ];
             let (bootstrap, _requests) = fake_broker::serve(HashMap::from([
                 (
