@@ -26,6 +26,10 @@ pub struct BootstrapOptions {
     pub parallelism: usize,
     /// What the common configuration gives the connector server to keep metadata in.
     pub repository: LocalRepository,
+    /// Where the pods' logs are (`<pod>.log`), when the connector is the real XTDB one and
+    /// the lab reads its pods' logs: a started server is then checked there for a node
+    /// really running on its configured stores.
+    pub xtdb_logs: Option<std::path::PathBuf>,
 }
 
 impl Default for BootstrapOptions {
@@ -35,6 +39,7 @@ impl Default for BootstrapOptions {
             start_deadline: Duration::from_secs(900),
             parallelism: 16,
             repository: LocalRepository::Connector,
+            xtdb_logs: None,
         }
     }
 }
@@ -64,6 +69,9 @@ pub struct PodOutcome {
     /// stand-in, in the platform's own words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_origin: Option<String>,
+    /// The XTDB version the pod's node reported running on its configured stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xtdb_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +110,7 @@ impl PodOutcome {
             ready: false,
             start_ms: None,
             platform_origin: None,
+            xtdb_version: None,
             note: None,
             error: None,
         }
@@ -346,6 +355,10 @@ async fn configure_and_start<S: Substrate>(
             .start_instance(options.start_deadline)
             .await
             .map_err(text)?;
+        if let Some(logs) = &options.xtdb_logs {
+            let log = logs.join(format!("{}.log", pod.name));
+            outcome.xtdb_version = Some(xtdb_started(&admin, &pod.name, &log, options).await?);
+        }
         outcome.start_ms = Some(start.elapsed().as_millis() as u64);
         outcome.started = true;
         eprintln!(
@@ -360,6 +373,65 @@ async fn configure_and_start<S: Substrate>(
         .map_err(|e| e.to_string())?;
     outcome.ready = true;
     Ok(())
+}
+
+/// How long after `/instance` answered the node's start may take to show in its log.
+const XTDB_LOG_DEADLINE: Duration = Duration::from_secs(30);
+/// The tail of a log searched for the node's start: a start logs a few thousand lines.
+const XTDB_LOG_TAIL: u64 = 4 * 1024 * 1024;
+
+/// The XTDB version the pod's node runs, once its log says the node started on its
+/// configured stores. Egeria 4.0 answers `/instance` with success even when the node
+/// failed (XTDB racing to create its topics, REAL-EGERIA.md §6 item 8): such a start is
+/// retried once (`DELETE`, then `POST /instance`); a node in memory is refused.
+async fn xtdb_started(
+    admin: &crate::egeria::admin::Admin<'_>,
+    pod: &str,
+    log: &std::path::Path,
+    options: &BootstrapOptions,
+) -> Result<String, String> {
+    use crate::xtdb::NodeStart;
+    for attempt in 1..=2 {
+        let start = poll_until(
+            &format!("{pod}'s XTDB node to report its start in {}", log.display()),
+            XTDB_LOG_DEADLINE,
+            || async {
+                crate::egeria::read_log_tail(log, XTDB_LOG_TAIL)
+                    .as_deref()
+                    .and_then(crate::xtdb::newest_start)
+                    .ok_or_else(|| "no start reported yet".to_string())
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        match start {
+            NodeStart::Persistent { version } => return Ok(version),
+            NodeStart::InMemory { line } => {
+                return Err(format!(
+                    "{pod}: the server started, but its XTDB node runs in memory only: the golden store is not used. Its log: {line} ({})",
+                    log.display()
+                ));
+            }
+            NodeStart::Failed { line, cause } => {
+                let cause = cause.unwrap_or_else(|| "(no cause logged)".into());
+                if attempt == 2 {
+                    return Err(format!(
+                        "{pod}: the server answered that it started, but its XTDB node did not: {line}\n  cause: {cause}\n  its log: {}",
+                        log.display()
+                    ));
+                }
+                eprintln!(
+                    "  {pod}: the server answered that it started, but its XTDB node did not ({cause}); restarting the server once"
+                );
+                admin.stop_instance().await.map_err(|e| e.to_string())?;
+                admin
+                    .start_instance(options.start_deadline)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    unreachable!("the second attempt returns")
 }
 
 #[cfg(test)]

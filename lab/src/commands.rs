@@ -43,7 +43,7 @@ pub async fn bootstrap_command(dir: LabDir, args: &BootstrapArgs) -> anyhow::Res
         platform_deadline: args.platform_timeout,
         start_deadline: args.start_timeout,
         parallelism: usize::from(args.parallel),
-        repository: session.state.egeria.repository,
+        ..lab_bootstrap_options(&session)
     };
     eprintln!("platforms: {}", session.state.egeria.describe());
     let report = bootstrap(
@@ -73,6 +73,19 @@ pub async fn bootstrap_command(dir: LabDir, args: &BootstrapArgs) -> anyhow::Res
         anyhow::bail!("{} pods failed:\n  {}", failed.len(), failed.join("\n  "));
     }
     Ok(())
+}
+
+/// How this lab's pods are configured and started, by bootstrap and by every healer.
+pub fn lab_bootstrap_options(session: &Session) -> BootstrapOptions {
+    let egeria = &session.state.egeria;
+    let real_connector = egeria.kind == crate::state::EgeriaKind::Real
+        && egeria.repository == crate::state::LocalRepository::Connector;
+    BootstrapOptions {
+        repository: egeria.repository,
+        xtdb_logs: (real_connector && session.state.local().is_some())
+            .then(|| session.state.run_dir.join("logs")),
+        ..BootstrapOptions::default()
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -262,7 +275,7 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
         &session.client,
         settings,
         &session.dir,
-        BootstrapOptions::default(),
+        lab_bootstrap_options(&session),
     )?;
     let (finished_tx, finished_rx) = tokio::sync::oneshot::channel::<()>();
     let pts = async {
@@ -372,7 +385,7 @@ pub async fn heal_command(dir: LabDir, args: &HealArgs) -> anyhow::Result<()> {
         &session.client,
         &session.state.settings,
         &session.dir,
-        BootstrapOptions::default(),
+        lab_bootstrap_options(&session),
     )?;
     let events = match args.watch {
         Some(duration) => {
@@ -501,6 +514,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
     }
     let scenario = crate::outage::scenario::load(&args.scenario, settings.replicas)?;
     let options = crate::outage::run::OutageOptions {
+        bootstrap: lab_bootstrap_options(&session),
         rate: args.rate,
         request_timeout: args.request_timeout,
         heal_deadline: args.heal_timeout,

@@ -25,3 +25,4 @@ pub mod state;
 pub mod status;
 pub mod substrate;
 pub mod wait;
+pub mod xtdb;

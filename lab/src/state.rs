@@ -68,6 +68,19 @@ pub struct EgeriaRun {
     pub release: Option<String>,
     #[serde(default)]
     pub repository: LocalRepository,
+    /// Where the connector came from (the released jar, or a build's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// The connector's release, when its build says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_version: Option<String>,
+    /// The XTDB the connector runs on, when its jars say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xtdb_version: Option<String>,
+    /// Why this is not what was asked for (the released connector could not be had), to
+    /// be shown wherever the run is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl EgeriaRun {
@@ -75,8 +88,8 @@ impl EgeriaRun {
     pub fn of_chart() -> Self {
         Self {
             kind: EgeriaKind::Real,
-            release: None,
             repository: LocalRepository::Connector,
+            ..Self::default()
         }
     }
 
@@ -86,15 +99,26 @@ impl EgeriaRun {
             (EgeriaKind::StandIn, _) => {
                 "the stand-in platform (egeria-standin, a test fixture: not Egeria)".into()
             }
-            (EgeriaKind::Real, repository) => format!(
-                "real Egeria {} with {}",
+            (EgeriaKind::Real, LocalRepository::InMemory) => format!(
+                "real Egeria {} with its in-memory repository (private to each pod, not shared)",
                 self.release.as_deref().unwrap_or("(release unknown)"),
-                match repository {
-                    LocalRepository::InMemory =>
-                        "its in-memory repository (private to each pod, not shared)",
-                    LocalRepository::Connector => "the plugin repository connector",
-                }
             ),
+            (EgeriaKind::Real, LocalRepository::Connector) => {
+                let mut text = format!(
+                    "real Egeria {} with the XTDB connector",
+                    self.release.as_deref().unwrap_or("(release unknown)")
+                );
+                if let Some(version) = &self.connector_version {
+                    text.push_str(&format!(" {version}"));
+                }
+                if let Some(xtdb) = &self.xtdb_version {
+                    text.push_str(&format!(" on XTDB {xtdb}"));
+                }
+                if let Some(origin) = &self.connector {
+                    text.push_str(&format!(" ({origin})"));
+                }
+                text
+            }
         }
     }
 }

@@ -53,6 +53,10 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
         };
         let down = crate::lab_down::take_down(&lab_dir, false).await;
         println!("run folder: {}", state.run_dir.display());
+        println!("platforms: {}", state.egeria.describe());
+        if let Some(note) = &state.egeria.note {
+            println!("note: {note}");
+        }
         outcome?;
         down?;
         println!("lab-run complete; the lab is down");

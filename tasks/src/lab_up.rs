@@ -2,7 +2,7 @@
 
 use lab::settings::LabSettings;
 use lab::state::{EgeriaKind, LabDir, LabState, SubstrateKind};
-use lab::substrate::local::{LoopbackNet, UpOptions};
+use lab::substrate::local::{LoopbackNet, PlatformRequest, UpOptions};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +19,20 @@ pub struct UpArgs {
     /// local: what the connector and PTS pods run: `real`, an OMAG Server Platform
     /// assembled from Egeria's released modules (the connector server on Egeria's
     /// in-memory repository), or `stand-in`, the lab's test fixture (not Egeria).
-    /// [default: stand-in]
+    /// [default: real Egeria with the connector when one can be had (the released one,
+    /// or --connector), else the stand-in, saying why]
     #[arg(long, value_enum)]
     pub egeria: Option<EgeriaKind>,
+    /// local, real Egeria: your own build of the XTDB connector, a jar with its
+    /// dependencies or a folder of jars, put on every connector pod's class path (checked
+    /// first: it must hold the connector's provider and be of the platform's release).
+    #[arg(long, value_name = "PATH")]
+    pub connector: Option<std::path::PathBuf>,
+    /// local, real Egeria: run the connector over these XTDB modules (xtdb-core, -kafka,
+    /// -rocksdb, -lucene, fetched from the registry) instead of those it bundles, e.g.
+    /// 1.24.3 to prove the fix of xtdb/xtdb#2912.
+    #[arg(long, value_name = "VERSION")]
+    pub xtdb_version: Option<String>,
     /// Loopback /16 the local substrate's pods live in.
     #[arg(long, default_value = "127.77")]
     pub loopback_net: LoopbackNet,
@@ -103,9 +114,16 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
             );
         }
     }
-    if args.substrate != SubstrateKind::Local && args.egeria.is_some() {
+    let local_only = [
+        ("--egeria", args.egeria.is_some()),
+        ("--connector", args.connector.is_some()),
+        ("--xtdb-version", args.xtdb_version.is_some()),
+    ];
+    if args.substrate != SubstrateKind::Local
+        && let Some((flag, _)) = local_only.iter().find(|(_, given)| *given)
+    {
         anyhow::bail!(
-            "--egeria is for --substrate local; on {} the chart always runs real Egeria with the connector",
+            "{flag} is for --substrate local; on {} the chart runs real Egeria with the connector it pins",
             args.substrate.label()
         );
     }
@@ -117,7 +135,17 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
     let bin_dir = crate::paths::lab_binaries()?;
     // A real platform is a Spring Boot JVM: 10–20 s alone, longer with five starting on
     // two cores.
-    let egeria = args.egeria.unwrap_or_default();
+    let platforms = lab::substrate::local::choose_platforms(&PlatformRequest {
+        egeria: args.egeria,
+        connector: args.connector.clone(),
+        xtdb_version: args.xtdb_version.clone(),
+    })
+    .await?;
+    // Printed first and last: a run that is not what was asked for must not pass unseen.
+    if let Some(note) = &platforms.note {
+        eprintln!("note: {note}");
+    }
+    let egeria = platforms.egeria;
     let default_deadline = match egeria {
         EgeriaKind::Real => Duration::from_secs(240),
         EgeriaKind::StandIn => Duration::from_secs(60),
@@ -129,16 +157,22 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
         server_start_delay: args.server_start_delay,
         platform_delay: args.platform_delay,
         deadline: args.ready_timeout.unwrap_or(default_deadline),
-        egeria,
+        platforms,
     };
     let started = Instant::now();
     eprintln!(
         "starting the local substrate: 3 golden-store members, {} connector pods, 1 PTS pod on {}.0.0/16; platforms: {}",
         options.settings.replicas,
         options.net,
-        match egeria {
-            EgeriaKind::Real => "real Egeria (OMAG Server Platform from Egeria's released modules)",
-            EgeriaKind::StandIn => "the stand-in (egeria-standin, a test fixture: not Egeria)",
+        match (egeria, &options.platforms.connector) {
+            (EgeriaKind::Real, Some(connector)) => format!(
+                "real Egeria (OMAG Server Platforms from Egeria's released modules) with the XTDB connector ({})",
+                connector.origin
+            ),
+            (EgeriaKind::Real, None) =>
+                "real Egeria (OMAG Server Platforms from Egeria's released modules) on its in-memory repository".into(),
+            (EgeriaKind::StandIn, _) =>
+                "the stand-in (egeria-standin, a test fixture: not Egeria)".into(),
         }
     );
     let interrupted = async {
@@ -155,6 +189,9 @@ pub async fn up(lab_dir: &LabDir, args: &UpArgs) -> anyhow::Result<LabState> {
         state.endpoints.golden_store_bootstrap,
         state.run_dir.join("logs").display()
     );
+    if let Some(note) = &state.egeria.note {
+        println!("note: {note}");
+    }
     Ok(state)
 }
 

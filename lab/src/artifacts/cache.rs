@@ -42,6 +42,8 @@ pub enum CacheError {
         expected: String,
         actual: String,
     },
+    #[error("the registry does not publish {coordinates} ({url} answered 404)")]
+    NotPublished { coordinates: String, url: String },
     #[error("the disk holding {path} is full; free some space and try again")]
     DiskFull { path: PathBuf },
     #[error("{path}: {source}")]
@@ -64,6 +66,18 @@ pub(crate) fn io_error(path: &Path, source: std::io::Error) -> CacheError {
             source,
         }
     }
+}
+
+/// Where [`Cache::ensure_published`] keeps the digests it recorded, in the cache's root.
+const RECORDED_DIGESTS: &str = "recorded-digests.json";
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct RecordedDigest {
+    url: String,
+    /// As the registry published it at the first fetch.
+    sha1: String,
+    /// Of the file fetched then: what every later use is checked against.
+    sha256: String,
 }
 
 #[derive(Clone, Debug)]
@@ -179,20 +193,25 @@ impl Cache {
         let download = Download {
             what: jar.coordinates.to_string(),
             url: self.url_of(&jar.coordinates),
-            sha256: jar.sha256.clone(),
+            expected: Expected::Sha256(jar.sha256.clone()),
         };
         self.download(&download, &self.path_of(&jar.coordinates))
             .await
+            .map(|(size, _)| size)
     }
 
     /// Downloads a file next to `path`, checking its digest on the way, and moves it to
-    /// `path` only when it matches; returns its size.
+    /// `path` only when it matches; returns its size and sha256.
     pub(super) async fn download(
         &self,
         download: &Download,
         path: &Path,
-    ) -> Result<u64, CacheError> {
-        let Download { what, url, sha256 } = download;
+    ) -> Result<(u64, String), CacheError> {
+        let Download {
+            what,
+            url,
+            expected,
+        } = download;
         let folder = path.parent().expect("cache paths have folders");
         tokio::fs::create_dir_all(folder)
             .await
@@ -220,6 +239,7 @@ impl Cache {
             .await
             .map_err(|e| io_error(&part, e))?;
         let mut hasher = Sha256::new();
+        let mut sha1 = sha1::Sha1::new();
         let mut size = 0u64;
         let outcome = async {
             use tokio::io::AsyncWriteExt;
@@ -229,38 +249,132 @@ impl Cache {
                 .map_err(|e| unreachable(error_chain(&e)))?
             {
                 hasher.update(&chunk);
+                sha1.update(&chunk);
                 size += chunk.len() as u64;
                 file.write_all(&chunk)
                     .await
                     .map_err(|e| io_error(&part, e))?;
             }
             file.sync_all().await.map_err(|e| io_error(&part, e))?;
-            let actual = hex(&hasher.finalize());
-            if actual != *sha256 {
+            let sha256 = hex(&hasher.finalize());
+            let (expected, actual) = match expected {
+                Expected::Sha256(pinned) => (pinned.clone(), sha256.clone()),
+                Expected::Sha1(published) => (published.clone(), hex(&sha1.finalize())),
+            };
+            if actual != expected {
                 return Err(CacheError::DigestMismatch {
                     coordinates: what.clone(),
                     url: url.clone(),
-                    expected: sha256.clone(),
+                    expected,
                     actual,
                 });
             }
             tokio::fs::rename(&part, path)
                 .await
-                .map_err(|e| io_error(path, e))
+                .map_err(|e| io_error(path, e))?;
+            Ok(sha256)
         }
         .await;
         if outcome.is_err() {
             let _ = tokio::fs::remove_file(&part).await;
         }
-        outcome.map(|()| size)
+        outcome.map(|sha256| (size, sha256))
+    }
+
+    /// A jar the lab cannot pin ahead (it was never readable where the lab is built): its
+    /// digest is recorded at the first fetch, checked then against the `.sha1` the
+    /// registry publishes beside it, and every later use checks the recorded sha256, so a
+    /// jar that changes on the server is refused rather than trusted anew. A registry
+    /// that does not have it answers [`CacheError::NotPublished`].
+    pub async fn ensure_published(&self, coordinates: &Coordinates) -> Result<PathBuf, CacheError> {
+        let path = self.path_of(coordinates);
+        let records_path = self.root.join(RECORDED_DIGESTS);
+        let mut records: std::collections::BTreeMap<String, RecordedDigest> =
+            match std::fs::read_to_string(&records_path) {
+                Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+                Err(_) => Default::default(),
+            };
+        let key = coordinates.to_string();
+        let url = self.url_of(coordinates);
+        if let Some(record) = records.get(&key) {
+            if file_digest(path.clone()).await?.as_deref() == Some(record.sha256.as_str()) {
+                return Ok(path);
+            }
+            let download = Download {
+                what: key.clone(),
+                url,
+                expected: Expected::Sha256(record.sha256.clone()),
+            };
+            self.download(&download, &path).await?;
+            return Ok(path);
+        }
+        let published = self.published_sha1(coordinates, &url).await?;
+        let download = Download {
+            what: key.clone(),
+            url: url.clone(),
+            expected: Expected::Sha1(published.clone()),
+        };
+        eprintln!("  fetching {key} (digest recorded at this first fetch)");
+        let (_, sha256) = self.download(&download, &path).await?;
+        records.insert(
+            key,
+            RecordedDigest {
+                url,
+                sha1: published,
+                sha256,
+            },
+        );
+        let text = serde_json::to_string_pretty(&records).expect("plain records");
+        std::fs::write(&records_path, text).map_err(|e| io_error(&records_path, e))?;
+        Ok(path)
+    }
+
+    async fn published_sha1(&self, coordinates: &Coordinates, url: &str) -> Result<String, CacheError> {
+        let sha1_url = format!("{url}.sha1");
+        let unreachable = |detail: String| CacheError::Unreachable {
+            coordinates: coordinates.to_string(),
+            url: sha1_url.clone(),
+            detail,
+            cache: self.root.clone(),
+        };
+        let response = self
+            .http
+            .get(&sha1_url)
+            .send()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(CacheError::NotPublished {
+                coordinates: coordinates.to_string(),
+                url: url.to_string(),
+            });
+        }
+        if !status.is_success() {
+            return Err(unreachable(format!("HTTP {status}")));
+        }
+        let text = response.text().await.map_err(|e| unreachable(error_chain(&e)))?;
+        let digest = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        if digest.len() != 40 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unreachable(format!("{sha1_url} is not a sha1 digest")));
+        }
+        Ok(digest)
     }
 }
 
-/// One file to fetch: what it is (for messages), where from, and its pinned digest.
+/// One file to fetch: what it is (for messages), where from, and the digest it must have.
 pub(super) struct Download {
     pub what: String,
     pub url: String,
-    pub sha256: String,
+    pub expected: Expected,
+}
+
+/// The digest a download is checked against.
+pub(super) enum Expected {
+    /// Pinned by the lab (the lock, or recorded at a first fetch).
+    Sha256(String),
+    /// Published by the registry beside the file (`.sha1`), for a first fetch.
+    Sha1(String),
 }
 
 /// The sha256 of a file, `None` when it does not exist.

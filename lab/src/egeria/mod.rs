@@ -116,22 +116,23 @@ fn is_error_line(line: &str) -> bool {
     MARKS.iter().any(|mark| line.contains(mark))
 }
 
+/// The last `bytes` of a log as text; `None` when it cannot be read.
+pub fn read_log_tail(log: &std::path::Path, bytes: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let length = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(bytes))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    Some(String::from_utf8_lossy(&tail).into_owned())
+}
+
 impl LogExcerpt {
     /// The last error lines of `log`; `None` when the log cannot be read.
     pub fn read(log: &std::path::Path) -> Self {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut text = String::new();
-        let readable = std::fs::File::open(log).and_then(|mut file| {
-            let length = file.metadata()?.len();
-            file.seek(SeekFrom::Start(length.saturating_sub(LOG_TAIL_BYTES)))?;
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes)?;
-            text = String::from_utf8_lossy(&bytes).into_owned();
-            Ok(())
-        });
-        if readable.is_err() {
+        let Some(text) = read_log_tail(log, LOG_TAIL_BYTES) else {
             return Self::default();
-        }
+        };
         let mut lines: Vec<String> = text
             .lines()
             .rev()

@@ -32,6 +32,8 @@ pub struct OutageOptions {
     pub converge_deadline: Duration,
     pub max_failed: Option<u64>,
     pub max_gap: Option<Duration>,
+    /// How the healer configures and starts a replaced pod.
+    pub bootstrap: BootstrapOptions,
 }
 
 /// A pod the scenario took down, and the identity it had.
@@ -88,7 +90,7 @@ pub async fn run_outage<S: Substrate>(
         client,
         settings,
         lab_dir,
-        BootstrapOptions::default(),
+        options.bootstrap.clone(),
     )?;
     // Who leads what in the golden store explains much of a run: losing a leader stalls
     // what it leads for an election.
@@ -829,6 +831,7 @@ mod tests {
             converge_deadline: Duration::from_secs(30),
             max_failed: Some(2),
             max_gap: Some(Duration::from_secs(1)),
+            bootstrap: BootstrapOptions::default(),
         };
         assert_eq!(judge(&report, &options).len(), 5);
         let fine = OutageReport {
@@ -905,6 +908,7 @@ mod tests {
                 converge_deadline: Duration::from_secs(1),
                 max_failed: None,
                 max_gap: None,
+                bootstrap: BootstrapOptions::default(),
             };
             let probe = Probe::new(ProbeConfig {
                 service_url: substrate.endpoints().connector_service_url.clone(),

@@ -56,7 +56,13 @@ pub async fn run(bench: BootstrapBench) -> anyhow::Result<()> {
                 EgeriaKind::Real => Duration::from_secs(240),
                 EgeriaKind::StandIn => Duration::from_secs(60),
             },
-            egeria: bench.egeria,
+            platforms: lab::substrate::local::choose_platforms(
+                &lab::substrate::local::PlatformRequest {
+                    egeria: Some(bench.egeria),
+                    ..Default::default()
+                },
+            )
+            .await?,
         };
         eprintln!("--- {replicas} replicas");
         let measured = tokio::select! {

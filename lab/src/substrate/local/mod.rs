@@ -5,6 +5,7 @@
 
 mod brokers;
 pub mod control_plane;
+pub mod connector;
 pub mod platform;
 mod up;
 

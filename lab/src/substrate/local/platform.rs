@@ -115,14 +115,27 @@ pub async fn prepare(
 
 impl RealPlatform {
     /// One platform pod: its JVM on `address`, HTTPS with the run's keystore, its own
-    /// working folder (made empty at every start, as a replaced pod's would be).
-    pub fn pod_spec(&self, name: String, role: Role, ordinal: u16, address: SocketAddr) -> PodSpec {
+    /// working folder (made empty at every start, as a replaced pod's would be), and
+    /// `extra_jars` (a connector) on its class path after the platform's.
+    pub fn pod_spec(
+        &self,
+        name: String,
+        role: Role,
+        ordinal: u16,
+        address: SocketAddr,
+        extra_jars: &[PathBuf],
+    ) -> PodSpec {
         let mut args: Vec<String> = PLATFORM_JVM_OPTIONS.iter().map(|s| s.to_string()).collect();
         // Named on the command line so lab-down can tell the process is the lab's.
         args.push(format!("-Degeria.ha.lab.pod={name}"));
+        let mut classpath = self.classpath.clone();
+        for jar in extra_jars {
+            classpath.push(':');
+            classpath.push_str(&jar.display().to_string());
+        }
         args.extend([
             "-cp".to_string(),
-            self.classpath.clone(),
+            classpath,
             MAIN_CLASS.to_string(),
             format!("--server.address={}", address.ip()),
             format!("--server.port={}", address.port()),

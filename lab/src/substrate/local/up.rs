@@ -5,6 +5,7 @@
 use super::LocalSubstrate;
 use super::brokers::{self, CLIENT_PORT, CONTROLLER_PORT};
 use super::control_plane::{ControlPlaneSpec, PodSpec};
+use super::connector::{self, Connector, ConnectorError};
 use super::platform::{self, Jdk, PlatformError, RealPlatform};
 use crate::artifacts::cache::{Cache, CacheError};
 use crate::artifacts::{KAFKA, Lock, LockError};
@@ -144,8 +145,37 @@ pub struct UpOptions {
     pub platform_delay: Duration,
     /// How long `up` may wait for everything to answer.
     pub deadline: Duration,
-    /// What the connector and PTS pods run.
+    /// What the connector and PTS pods run ([`choose_platforms`]).
+    pub platforms: PlatformChoice,
+}
+
+/// What the user asked the connector and PTS pods to run.
+#[derive(Clone, Debug, Default)]
+pub struct PlatformRequest {
+    /// `None`: real Egeria with the connector whenever one can be had, else the stand-in.
+    pub egeria: Option<EgeriaKind>,
+    /// A build of the connector: a jar with its dependencies, or a folder of jars.
+    pub connector: Option<PathBuf>,
+    /// Run the connector over these XTDB modules instead of its own.
+    pub xtdb_version: Option<String>,
+}
+
+/// What the pods will run, and why, when that is not what was asked.
+#[derive(Clone, Debug)]
+pub struct PlatformChoice {
     pub egeria: EgeriaKind,
+    pub connector: Option<Connector>,
+    pub note: Option<String>,
+}
+
+impl PlatformChoice {
+    pub fn stand_in() -> Self {
+        Self {
+            egeria: EgeriaKind::StandIn,
+            connector: None,
+            note: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +242,10 @@ pub enum UpError {
     Format(#[from] brokers::FormatError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error(
         "the lab folder {path} has {free_mib} MiB free; the golden store needs at least {MIN_FREE_MIB} MiB there: free some space, or pass --lab-dir on another disk"
     )]
@@ -240,7 +274,7 @@ pub async fn up(
     let Some(java_path) = java.path().map(Path::to_path_buf) else {
         return Err(UpError::Prerequisite(Box::new(java)));
     };
-    let jdk = match options.egeria {
+    let jdk = match options.platforms.egeria {
         EgeriaKind::Real => Some(find_jdk(&java, java_path.clone())?),
         EgeriaKind::StandIn => None,
     };
@@ -294,7 +328,10 @@ pub async fn up(
     let (run_id, run_dir) =
         runs::create_run(&lab_dir.runs_dir(), &settings.release).map_err(UpError::RunFolder)?;
     let platforms = match &jdk {
-        Some(jdk) => Platforms::Real(platform::prepare(&cache, &lock, jdk, &run_dir).await?),
+        Some(jdk) => Platforms::Real {
+            platform: platform::prepare(&cache, &lock, jdk, &run_dir).await?,
+            connector: options.platforms.connector.clone(),
+        },
         None => Platforms::StandIn(standin_binary.clone()),
     };
     let logs = run_dir.join("logs");
@@ -344,7 +381,10 @@ pub async fn up(
             api_address: plan.control_plane(),
             bin_dir: options.bin_dir.clone(),
         }),
-        egeria: platforms.run(),
+        egeria: EgeriaRun {
+            note: options.platforms.note.clone(),
+            ..platforms.run()
+        },
     };
     // Recorded before waiting, so that even an interrupted lab-up can be taken down.
     lab_dir.save_state(&state)?;
@@ -386,20 +426,90 @@ fn log_file(logs: &Path, name: &str) -> Result<std::fs::File, UpError> {
 /// What the connector and PTS pods run.
 enum Platforms {
     StandIn(PathBuf),
-    Real(RealPlatform),
+    Real {
+        platform: RealPlatform,
+        /// On the connector pods' class path; none: Egeria's in-memory repository.
+        connector: Option<Connector>,
+    },
 }
 
 impl Platforms {
     fn run(&self) -> EgeriaRun {
         match self {
             Platforms::StandIn(_) => EgeriaRun::default(),
-            Platforms::Real(real) => EgeriaRun {
+            Platforms::Real {
+                platform,
+                connector,
+            } => EgeriaRun {
                 kind: EgeriaKind::Real,
-                release: Some(real.release.clone()),
-                repository: LocalRepository::InMemory,
+                release: Some(platform.release.clone()),
+                repository: match connector {
+                    Some(_) => LocalRepository::Connector,
+                    None => LocalRepository::InMemory,
+                },
+                connector: connector.as_ref().map(|c| c.origin.clone()),
+                connector_version: connector.as_ref().and_then(|c| c.version.clone()),
+                xtdb_version: connector.as_ref().and_then(|c| c.xtdb_version.clone()),
+                note: None,
             },
         }
     }
+}
+
+/// Decides what the pods run: what was asked for, and, when nothing was, real Egeria
+/// with the connector whenever one can be had, else the stand-in, with the reason.
+pub async fn choose_platforms(request: &PlatformRequest) -> Result<PlatformChoice, UpError> {
+    if request.egeria == Some(EgeriaKind::StandIn) {
+        if request.connector.is_some() || request.xtdb_version.is_some() {
+            return Err(UpError::Conflict(
+                "--connector and --xtdb-version run on real Egeria: drop --egeria stand-in",
+            ));
+        }
+        return Ok(PlatformChoice::stand_in());
+    }
+    let lock = Lock::embedded()?;
+    let release = platform::egeria_release(&lock).unwrap_or_default();
+    let cache = Cache::from_env()?;
+    let found = match &request.connector {
+        Some(path) => Ok(connector::inspect_for(path, &release)?),
+        None => connector::released(&cache, &lock).await,
+    };
+    let (connector, note) = match (found, request.egeria) {
+        (Ok(connector), _) => (Some(connector), None),
+        (Err(unavailable), Some(EgeriaKind::Real)) => {
+            if request.xtdb_version.is_some() {
+                return Err(unavailable.into());
+            }
+            (
+                None,
+                Some(format!(
+                    "{unavailable}\n  Running Egeria's in-memory repository on each connector pod instead (not shared between pods)."
+                )),
+            )
+        }
+        (Err(unavailable), _) => {
+            return Ok(PlatformChoice {
+                note: Some(format!(
+                    "real Egeria was not run: {unavailable}\n  Running the stand-in (egeria-standin, a test fixture: not Egeria) instead."
+                )),
+                ..PlatformChoice::stand_in()
+            });
+        }
+    };
+    let connector = match (connector, &request.xtdb_version) {
+        (Some(connector), Some(version)) => Some(connector::over_xtdb(&cache, connector, version).await?),
+        (None, Some(_)) => {
+            return Err(UpError::Conflict(
+                "--xtdb-version replaces the connector's XTDB modules: it needs a connector (--connector PATH)",
+            ));
+        }
+        (connector, None) => connector,
+    };
+    Ok(PlatformChoice {
+        egeria: EgeriaKind::Real,
+        connector,
+        note,
+    })
 }
 
 /// The JDK beside the `java` found: its compiler builds the launcher, its keytool the
@@ -449,7 +559,16 @@ fn control_plane_spec(
     };
     let platform = |name, role, ordinal, address| match platforms {
         Platforms::StandIn(binary) => standin(binary, name, role, ordinal, address),
-        Platforms::Real(real) => real.pod_spec(name, role, ordinal, address),
+        Platforms::Real {
+            platform,
+            connector,
+        } => {
+            // The PTS platform builds the common configuration, and checks the
+            // connection's provider class as it does: it needs the connector too (upstream
+            // runs every platform from one image).
+            let jars = connector.as_ref().map_or(&[][..], |c| c.jars.as_slice());
+            platform.pod_spec(name, role, ordinal, address, jars)
+        }
     };
     pods.push(platform(settings.pts_pod(), Role::Pts, 0, plan.pts()));
     for i in 0..settings.replicas {
