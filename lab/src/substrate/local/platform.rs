@@ -128,6 +128,11 @@ impl RealPlatform {
         let mut args: Vec<String> = PLATFORM_JVM_OPTIONS.iter().map(|s| s.to_string()).collect();
         // Named on the command line so lab-down can tell the process is the lab's.
         args.push(format!("-Degeria.ha.lab.pod={name}"));
+        let workdir = self.pods_dir.join(&name);
+        args.push(format!(
+            "-Djava.io.tmpdir={}",
+            workdir.join(super::control_plane::POD_TMP).display()
+        ));
         let mut classpath = self.classpath.clone();
         for jar in extra_jars {
             classpath.push(':');
@@ -148,7 +153,7 @@ impl RealPlatform {
             "--strict.ssl=false".to_string(),
         ]);
         PodSpec {
-            workdir: Some(self.pods_dir.join(&name)),
+            workdir: Some(workdir),
             name,
             role,
             ordinal,

@@ -13,6 +13,8 @@ mod api;
 mod balancer;
 mod supervisor;
 
+pub use supervisor::POD_TMP;
+
 use crate::substrate::{PodInfo, Role};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

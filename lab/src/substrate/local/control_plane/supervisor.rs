@@ -221,6 +221,9 @@ async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, delay: Duration)
     *shutdown.borrow()
 }
 
+/// The temporary folder made in every pod's fresh working folder.
+pub const POD_TMP: &str = "tmp";
+
 fn spawn(pod: &PodSpec, log_path: &Path) -> std::io::Result<Child> {
     let log = OpenOptions::new()
         .create(true)
@@ -233,7 +236,9 @@ fn spawn(pod: &PodSpec, log_path: &Path) -> std::io::Result<Child> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        std::fs::create_dir_all(workdir)?;
+        // With a temporary folder of its own: JVMs unpack native libraries (RocksDB's)
+        // into it, and three pods unpacking one file at once crashed one (SIGBUS).
+        std::fs::create_dir_all(workdir.join(POD_TMP))?;
         command.current_dir(workdir);
     }
     command
