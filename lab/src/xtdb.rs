@@ -27,7 +27,9 @@ pub const INGESTER_ABORTED: &str = "Transaction ingester aborted";
 /// The outcome of the newest node start in `log`; `None` while it has not ended.
 pub fn newest_start(log: &str) -> Option<NodeStart> {
     let lines: Vec<&str> = log.lines().collect();
-    let from = lines.iter().rposition(|line| line.contains(START_REQUESTED))?;
+    let from = lines
+        .iter()
+        .rposition(|line| line.contains(START_REQUESTED))?;
     let mut outcome = None;
     for (index, line) in lines.iter().enumerate().skip(from) {
         if line.contains(STARTING_IN_MEMORY) {
@@ -49,8 +51,7 @@ pub fn newest_start(log: &str) -> Option<NodeStart> {
             let cause = lines[index + 1..]
                 .iter()
                 .take(200)
-                .filter(|l| l.starts_with("Caused by:") || l.contains("Error starting system"))
-                .last()
+                .rfind(|l| l.starts_with("Caused by:") || l.contains("Error starting system"))
                 .map(|l| l.trim().to_string());
             outcome = Some(NodeStart::Failed {
                 line: line.trim().to_string(),
@@ -95,7 +96,11 @@ pub fn ingester_stops(log: &str) -> Vec<IngesterStop> {
             .and_then(|back| after(index - back))
             .filter(|cause| cause.contains("Exception"));
         stops.push(IngesterStop {
-            at: line.split_whitespace().next().unwrap_or_default().to_string(),
+            at: line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             cause: after(index + 1).unwrap_or_else(|| "(no cause logged)".into()),
             trigger,
         });
@@ -161,7 +166,11 @@ mod tests {
         assert_eq!(stops.len(), 1, "{stops:?}");
         let stop = &stops[0];
         assert_eq!(stop.at, "2026-12-06T06:43:56.690Z");
-        assert!(stop.cause.starts_with("java.lang.ClassCastException"), "{}", stop.cause);
+        assert!(
+            stop.cause.starts_with("java.lang.ClassCastException"),
+            "{}",
+            stop.cause
+        );
         assert!(
             stop.trigger
                 .as_deref()

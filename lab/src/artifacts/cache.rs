@@ -329,7 +329,11 @@ impl Cache {
         Ok(path)
     }
 
-    async fn published_sha1(&self, coordinates: &Coordinates, url: &str) -> Result<String, CacheError> {
+    async fn published_sha1(
+        &self,
+        coordinates: &Coordinates,
+        url: &str,
+    ) -> Result<String, CacheError> {
         let sha1_url = format!("{url}.sha1");
         let unreachable = |detail: String| CacheError::Unreachable {
             coordinates: coordinates.to_string(),
@@ -353,8 +357,15 @@ impl Cache {
         if !status.is_success() {
             return Err(unreachable(format!("HTTP {status}")));
         }
-        let text = response.text().await.map_err(|e| unreachable(error_chain(&e)))?;
-        let digest = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let digest = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if digest.len() != 40 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unreachable(format!("{sha1_url} is not a sha1 digest")));
         }

@@ -121,7 +121,8 @@ pub fn read_log_tail(log: &std::path::Path, bytes: u64) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(log).ok()?;
     let length = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(bytes))).ok()?;
+    file.seek(SeekFrom::Start(length.saturating_sub(bytes)))
+        .ok()?;
     let mut tail = Vec::new();
     file.read_to_end(&mut tail).ok()?;
     Some(String::from_utf8_lossy(&tail).into_owned())

@@ -54,8 +54,48 @@ pub struct OutageReport {
     /// node went NotReady and Ready again, when its pods were back, and the heal time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_outages: Vec<crate::node_faults::NodeOutage>,
+    /// Why requests failed: each reason with how many requests it failed (every failed
+    /// request of the timeline carries its own).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failure_reasons: std::collections::BTreeMap<String, u64>,
+    /// Writes answered as failed that are in the repository all the same: a client that
+    /// retries them makes duplicates (XTDB 1.24.0 appends writes while its ingester is
+    /// stopped, and applies them later).
+    #[serde(default)]
+    pub failed_writes_applied: u64,
+    /// `failing-transaction` steps: the request sent and the service's answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_transactions: Vec<probe::FailingTransactionSent>,
+    /// After a `failing-transaction`: one write sent to each connector pod on its own
+    /// address, and whether it was acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_writes: Vec<PodWrite>,
+    /// Transaction ingesters that stopped, read from the pods' logs (XTDB only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingester_stops: Vec<IngesterStopSeen>,
     /// Every probe request, in order.
     pub timeline: Vec<Sample>,
+}
+
+/// A write sent straight to one connector pod.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodWrite {
+    pub pod: String,
+    pub ok: bool,
+    /// Egeria's message when it was refused, or why there was no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A stopped transaction ingester, as a pod's log tells it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngesterStopSeen {
+    pub pod: String,
+    /// The log line's own time.
+    pub at: String,
+    pub cause: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 impl OutageReport {
@@ -121,4 +161,7 @@ pub struct Sample {
     /// The pod that answered, where the platform says so (the stand-in does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
+    /// Why it failed: no answer and why, or Egeria's code and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

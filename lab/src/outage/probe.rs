@@ -33,10 +33,30 @@ pub struct AckedWrite {
     pub acked_at_ms: u64,
 }
 
+/// A write the service answered as failed, by the name it would carry if applied.
+#[derive(Clone, Debug)]
+pub struct FailedWrite {
+    pub qualified_name: String,
+    pub at_ms: u64,
+}
+
+/// The one request of a `failing-transaction` step, and how the service answered it.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FailingTransactionSent {
+    pub at_ms: u64,
+    /// `POST …/instances/relationship/{guid}/purge`, through the connector service.
+    pub url: String,
+    /// Egeria's `relatedHTTPCode` (`None`: no answer).
+    pub related_http_code: Option<u64>,
+    /// Egeria's message, or why there was no answer.
+    pub answer: String,
+}
+
 #[derive(Debug, Default)]
 pub struct ProbeResult {
     pub samples: Vec<Sample>,
     pub acked: Vec<AckedWrite>,
+    pub failed_writes: Vec<FailedWrite>,
     pub stale_reads: u64,
     /// How late the schedule ran, at worst (a probe that cannot keep its rate).
     pub worst_lateness_ms: u64,
@@ -46,8 +66,12 @@ pub struct ProbeResult {
 struct Shared {
     samples: Vec<Sample>,
     acked: Vec<AckedWrite>,
+    failed_writes: Vec<FailedWrite>,
     stale_reads: u64,
 }
+
+/// A relationship type every Egeria knows (`RelatedTerm`), for a purge that must fail.
+const RELATED_TERM: (&str, &str) = ("b1161696-e563-4cf9-9fd9-c0c76e47d063", "RelatedTerm");
 
 pub struct Probe {
     config: ProbeConfig,
@@ -132,6 +156,7 @@ impl Probe {
         ProbeResult {
             samples,
             acked: shared.acked,
+            failed_writes: shared.failed_writes,
             stale_reads: shared.stale_reads,
             worst_lateness_ms: worst_lateness.as_millis() as u64,
         }
@@ -153,15 +178,25 @@ impl Probe {
         }
     }
 
-    async fn write(&self, n: u64) {
-        let name = format!("lab-probe-{}-{n}", self.config.marker);
-        let body = json!({
+    /// The body of a probe write: a GlossaryTerm named `lab-probe-<marker>-<suffix>`.
+    pub fn write_body(&self, suffix: &str) -> Value {
+        json!({
             "class": "EntityCreateRequest",
             "entityTypeGUID": GLOSSARY_TERM,
             "initialProperties": {"class": "InstanceProperties", "instanceProperties": {
                 "qualifiedName": {"class": "PrimitivePropertyValue", "instancePropertyCategory": "PRIMITIVE",
-                                  "primitiveDefCategory": "OM_PRIMITIVE_TYPE_STRING", "primitiveValue": name}}},
-        });
+                                  "primitiveDefCategory": "OM_PRIMITIVE_TYPE_STRING",
+                                  "primitiveValue": self.write_name(suffix)}}},
+        })
+    }
+
+    fn write_name(&self, suffix: &str) -> String {
+        format!("lab-probe-{}-{suffix}", self.config.marker)
+    }
+
+    async fn write(&self, n: u64) {
+        let name = self.write_name(&n.to_string());
+        let body = self.write_body(&n.to_string());
         let at_ms = self.now_ms();
         let request = self
             .http
@@ -170,11 +205,18 @@ impl Probe {
         let (answer, latency_ms, pod) = self.send(request).await;
         let guid = answer
             .as_ref()
+            .ok()
             .filter(|body| body["relatedHTTPCode"].as_u64().unwrap_or(200) == 200)
             .and_then(|body| body.pointer("/entity/guid"))
             .and_then(Value::as_str)
             .map(str::to_string);
         let mut shared = self.shared.lock().expect("probe lock");
+        if guid.is_none() {
+            shared.failed_writes.push(FailedWrite {
+                qualified_name: name,
+                at_ms,
+            });
+        }
         if let Some(guid) = &guid {
             shared.acked.push(AckedWrite {
                 guid: guid.clone(),
@@ -194,6 +236,9 @@ impl Probe {
             kind: RequestKind::Write,
             ok: guid.is_some(),
             pod,
+            error: guid
+                .is_none()
+                .then(|| why_failed(&answer, "no entity in the answer")),
         });
     }
 
@@ -207,6 +252,7 @@ impl Probe {
         let (answer, latency_ms, pod) = self.send(request).await;
         let code = answer
             .as_ref()
+            .ok()
             .map(|body| body["relatedHTTPCode"].as_u64().unwrap_or(200));
         let mut shared = self.shared.lock().expect("probe lock");
         // An answer without the entity is the service working but stale: the write was
@@ -214,17 +260,46 @@ impl Probe {
         if code == Some(404) {
             shared.stale_reads += 1;
         }
+        let ok = matches!(code, Some(200) | Some(404));
         shared.samples.push(Sample {
             at_ms,
             latency_ms,
             kind: RequestKind::Read,
-            ok: matches!(code, Some(200) | Some(404)),
+            ok,
             pod,
+            error: (!ok).then(|| why_failed(&answer, "")),
         });
     }
 
-    /// The answer's JSON (when there was one), the latency and the answering pod.
-    async fn send(&self, request: reqwest::RequestBuilder) -> (Option<Value>, u64, Option<String>) {
+    /// Sends one transaction that fails inside the connector through the service: a
+    /// purge of a relationship that does not exist (REAL-EGERIA.md §10's one call).
+    pub async fn failing_transaction(&self) -> FailingTransactionSent {
+        let (type_guid, type_name) = RELATED_TERM;
+        let url = format!(
+            "{}/instances/relationship/{}/purge",
+            self.base(),
+            uuid::Uuid::new_v4()
+        );
+        let body = json!({"class": "TypeDefValidationForRequest", "typeDefGUID": type_guid, "typeDefName": type_name});
+        let at_ms = self.now_ms();
+        let (answer, _, _) = self.send(self.http.post(&url).json(&body)).await;
+        let related_http_code = answer
+            .as_ref()
+            .ok()
+            .map(|body| body["relatedHTTPCode"].as_u64().unwrap_or(200));
+        FailingTransactionSent {
+            at_ms,
+            url,
+            related_http_code,
+            answer: why_failed(&answer, "answered with success"),
+        }
+    }
+
+    /// The answer's JSON (or why there was none), the latency and the answering pod.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (Result<Value, String>, u64, Option<String>) {
         let started = Instant::now();
         let answer = match request.send().await {
             Ok(response) if response.status().is_success() => {
@@ -233,14 +308,33 @@ impl Probe {
                     .get(POD_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                response.json::<Value>().await.ok().map(|body| (body, pod))
+                match response.json::<Value>().await {
+                    Ok(body) => (Ok(body), pod),
+                    Err(e) => (Err(format!("the answer is not JSON: {e}")), pod),
+                }
             }
-            _ => None,
+            Ok(response) => (Err(format!("HTTP {}", response.status())), None),
+            Err(e) if e.is_timeout() => (Err("no answer within the request timeout".into()), None),
+            Err(e) if e.is_connect() => (Err("connection refused or reset".into()), None),
+            Err(e) => (Err(format!("no answer: {e}")), None),
         };
         let latency_ms = started.elapsed().as_millis() as u64;
-        match answer {
-            Some((body, pod)) => (Some(body), latency_ms, pod),
-            None => (None, latency_ms, None),
-        }
+        (answer.0, latency_ms, answer.1)
+    }
+}
+
+/// Why a request failed, in a few words: no answer and why, or Egeria's code and message.
+fn why_failed(answer: &Result<Value, String>, otherwise: &str) -> String {
+    match answer {
+        Err(reason) => reason.clone(),
+        Ok(body) => match body["relatedHTTPCode"].as_u64() {
+            Some(code) if code != 200 => format!(
+                "Egeria {code}: {}",
+                body["exceptionErrorMessage"]
+                    .as_str()
+                    .unwrap_or("(no message)")
+            ),
+            _ => otherwise.to_string(),
+        },
     }
 }

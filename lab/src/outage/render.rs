@@ -80,6 +80,58 @@ pub fn markdown(report: &OutageReport) -> String {
          | {} | {} | {} | {failed_share} |\n",
         totals.total, totals.ok, totals.failed
     );
+    if !report.failure_reasons.is_empty() {
+        md.push_str("Why requests failed (each failed request of `outage.json`'s timeline carries its reason):\n\n| reason | requests |\n|---|---:|\n");
+        for (reason, count) in &report.failure_reasons {
+            let _ = writeln!(md, "| {} | {count} |", md_text(reason));
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(
+        md,
+        "Writes answered as failed and applied all the same: {}\n",
+        report.failed_writes_applied
+    );
+    if !report.failing_transactions.is_empty() || !report.ingester_stops.is_empty() {
+        md.push_str("## The connector's transactions\n\n");
+        for sent in &report.failing_transactions {
+            let _ = writeln!(
+                md,
+                "- Failing transaction at {}: `{}` answered {}: {}",
+                duration(sent.at_ms),
+                md_text(&sent.url),
+                sent.related_http_code
+                    .map_or_else(|| "nothing".to_owned(), |code| code.to_string()),
+                md_text(&sent.answer)
+            );
+        }
+        for write in &report.pod_writes {
+            let _ = writeln!(
+                md,
+                "- A write straight to {}: {}",
+                md_text(&write.pod),
+                if write.ok {
+                    "acknowledged".to_owned()
+                } else {
+                    format!("refused: {}", md_text(write.error.as_deref().unwrap_or("")))
+                }
+            );
+        }
+        for stop in &report.ingester_stops {
+            let _ = writeln!(
+                md,
+                "- **Transaction ingester stopped** on {} at {}: {}{}",
+                md_text(&stop.pod),
+                md_text(&stop.at),
+                md_text(&stop.cause),
+                stop.trigger
+                    .as_deref()
+                    .map(|t| format!(" (set off by: {})", md_text(t)))
+                    .unwrap_or_default()
+            );
+        }
+        md.push('\n');
+    }
 
     md.push_str("## Phases\n\n");
     if report.phases.is_empty() {
@@ -601,6 +653,7 @@ mod tests {
             kind,
             ok,
             pod: None,
+            error: (!ok).then(|| "no answer within the request timeout".into()),
         }
     }
 
@@ -661,6 +714,11 @@ mod tests {
                 .to_vec(),
             pts_during_faults: None,
             node_outages: Vec::new(),
+            failure_reasons: super::super::run::failure_reasons_of(&timeline),
+            failed_writes_applied: 0,
+            failing_transactions: Vec::new(),
+            pod_writes: Vec::new(),
+            ingester_stops: Vec::new(),
             timeline,
         }
     }

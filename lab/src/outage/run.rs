@@ -160,6 +160,7 @@ pub async fn run_outage<S: Substrate>(
         downed,
         healed_in_time,
         node_outages,
+        failing_transactions,
         ..
     } = driven;
 
@@ -175,6 +176,18 @@ pub async fn run_outage<S: Substrate>(
         options.converge_deadline,
     )
     .await;
+    let failed_writes_applied =
+        failed_writes_applied(client, settings, &connectors, &probed.failed_writes).await;
+    let pod_writes = if failing_transactions.is_empty() {
+        Vec::new()
+    } else {
+        eprintln!("writing to every connector pod on its own address");
+        write_to_every_pod(&probe, client, settings, &connectors).await
+    };
+    let ingester_stops = match &options.bootstrap.xtdb_logs {
+        Some(logs) => ingester_stops(logs, &connectors),
+        None => Vec::new(),
+    };
 
     let log = log.into_inner().expect("pod log");
     let pods: Vec<PodOutage> = downed
@@ -206,6 +219,11 @@ pub async fn run_outage<S: Substrate>(
         golden_store_leaders,
         pts_during_faults,
         node_outages,
+        failure_reasons: failure_reasons_of(&probed.samples),
+        failed_writes_applied,
+        failing_transactions,
+        pod_writes,
+        ingester_stops,
         timeline: probed.samples,
     };
     report.failures = judge(&report, options);
@@ -285,6 +303,7 @@ struct Driven {
     downed: Vec<Downed>,
     /// Nodes stopped and started, with the lab's pods that were on them.
     node_outages: Vec<crate::node_faults::NodeOutage>,
+    failing_transactions: Vec<super::probe::FailingTransactionSent>,
     first_fault_ms: u64,
     last_fault_ms: u64,
     /// When every downed pod was back (the last step, if none was downed).
@@ -313,6 +332,7 @@ async fn drive<S: Substrate>(
     // wherever the target pod is now.
     let mut stopped: Vec<(Target, String)> = Vec::new();
     let mut node_outages = Vec::new();
+    let mut failing_transactions = Vec::new();
     for step in &scenario.steps {
         tokio::time::sleep(step.delay).await;
         last_fault = if step.action.is_node_fault() {
@@ -323,6 +343,23 @@ async fn drive<S: Substrate>(
             nodes
                 .carry_out(substrate, settings, step, probe, &mut downed)
                 .await?
+        } else if step.action == Action::FailingTransaction {
+            eprintln!(
+                "  {} a failing transaction through the connector service",
+                probe.now_ms()
+            );
+            let sent = probe.failing_transaction().await;
+            eprintln!(
+                "  {} answered: {}",
+                probe.now_ms(),
+                match sent.related_http_code {
+                    Some(code) => format!("{code}: {}", sent.answer),
+                    None => sent.answer.clone(),
+                }
+            );
+            let at_ms = sent.at_ms;
+            failing_transactions.push(sent);
+            at_ms
         } else {
             let frozen = paused.iter().position(|(target, _)| *target == step.target);
             let name = match (step.action, frozen) {
@@ -343,8 +380,8 @@ async fn drive<S: Substrate>(
                 Action::Pause => substrate.pause_pod(&name).await?,
                 Action::Resume => substrate.resume_pod(&name).await?,
                 Action::Restart => substrate.restart_pod(&name).await?,
-                Action::StopNode | Action::StartNode => {
-                    unreachable!("node steps are handled above")
+                Action::StopNode | Action::StartNode | Action::FailingTransaction => {
+                    unreachable!("handled above")
                 }
             }
             let at_ms = probe.now_ms();
@@ -382,6 +419,7 @@ async fn drive<S: Substrate>(
     Ok(Driven {
         downed,
         node_outages,
+        failing_transactions,
         first_fault_ms: fault_start,
         last_fault_ms: last_fault,
         pods_back_ms: back.unwrap_or(last_fault).max(last_fault),
@@ -615,6 +653,110 @@ async fn integrity(
     (lost.len() as u64, convergence)
 }
 
+/// How many writes answered as failed are in the repository all the same, looked up by
+/// the name each would carry on one connector pod (bounded: a long outage fails many).
+async fn failed_writes_applied(
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    connectors: &[PodInfo],
+    failed: &[super::probe::FailedWrite],
+) -> u64 {
+    const LOOKUPS: usize = 200;
+    let Some(pod) = connectors.first() else {
+        return 0;
+    };
+    let platform = client.platform(&pod.name, &pod.platform_url());
+    let body = serde_json::json!({"class": "EntityPropertyFindRequest", "pageSize": 2});
+    let found = futures::stream::iter(failed.iter().take(LOOKUPS))
+        .map(|write| {
+            let platform = &platform;
+            let body = &body;
+            async move {
+                let path = format!(
+                    "/servers/{}/open-metadata/repository-services/users/{}/instances/entities/by-property-value?searchCriteria={}",
+                    settings.connector_server,
+                    settings.user,
+                    crate::egeria::encode_path_segment(&write.qualified_name)
+                );
+                platform
+                    .call(crate::egeria::Call::post(
+                        "look for a write answered as failed",
+                        path,
+                        Some(body),
+                    ))
+                    .await
+                    .ok()
+                    .and_then(|answer| answer["entities"].as_array().map(|e| !e.is_empty()))
+                    .unwrap_or(false)
+            }
+        })
+        .buffer_unordered(8)
+        .filter(|applied| std::future::ready(*applied))
+        .count()
+        .await;
+    found as u64
+}
+
+/// One write straight to each connector pod: after a failing transaction, every pod must
+/// still take writes, not only the one that answered it.
+async fn write_to_every_pod(
+    probe: &Probe,
+    client: &EgeriaClient,
+    settings: &LabSettings,
+    connectors: &[PodInfo],
+) -> Vec<super::PodWrite> {
+    let writes = connectors.iter().map(|pod| async move {
+        let platform = client.platform(&pod.name, &pod.platform_url());
+        let path = format!(
+            "/servers/{}/open-metadata/repository-services/users/{}/instances/entity",
+            settings.connector_server, settings.user
+        );
+        let body = probe.write_body(&format!("pod-write-{}", pod.name));
+        let answer = platform
+            .call(crate::egeria::Call::post(
+                "write to this pod after the failing transaction",
+                path,
+                Some(&body),
+            ))
+            .await;
+        super::PodWrite {
+            pod: pod.name.clone(),
+            ok: answer.is_ok(),
+            error: answer.err().map(|e| e.to_string()),
+        }
+    });
+    futures::future::join_all(writes).await
+}
+
+/// Every transaction ingester stop in the connector pods' logs.
+fn ingester_stops(logs: &std::path::Path, connectors: &[PodInfo]) -> Vec<super::IngesterStopSeen> {
+    const TAIL: u64 = 64 * 1024 * 1024;
+    connectors
+        .iter()
+        .flat_map(|pod| {
+            let text = crate::egeria::read_log_tail(&logs.join(format!("{}.log", pod.name)), TAIL)
+                .unwrap_or_default();
+            crate::xtdb::ingester_stops(&text)
+                .into_iter()
+                .map(|stop| super::IngesterStopSeen {
+                    pod: pod.name.clone(),
+                    at: stop.at,
+                    cause: stop.cause,
+                    trigger: stop.trigger,
+                })
+        })
+        .collect()
+}
+
+/// Each reason requests failed for, with how many it failed.
+pub(crate) fn failure_reasons_of(samples: &[Sample]) -> std::collections::BTreeMap<String, u64> {
+    let mut reasons = std::collections::BTreeMap::new();
+    for reason in samples.iter().filter_map(|s| s.error.as_deref()) {
+        *reasons.entry(reason.to_string()).or_default() += 1;
+    }
+    reasons
+}
+
 fn totals(samples: &[Sample]) -> RequestTotals {
     let failed = samples.iter().filter(|s| !s.ok).count() as u64;
     RequestTotals {
@@ -713,6 +855,43 @@ fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
             humantime::format_duration(options.heal_deadline)
         ));
     }
+    for stop in &report.ingester_stops {
+        failures.push(format!(
+            "the XTDB transaction ingester stopped on {} at {}: {}{}",
+            stop.pod,
+            stop.at,
+            stop.cause,
+            stop.trigger
+                .as_deref()
+                .map(|t| format!(" (set off by the failed transaction function: {t})"))
+                .unwrap_or_default()
+        ));
+    }
+    let aborted: u64 = report
+        .failure_reasons
+        .iter()
+        .filter(|(reason, _)| crate::xtdb::reports_stopped_ingester(reason))
+        .map(|(_, count)| count)
+        .sum();
+    if aborted > 0 {
+        failures.push(format!(
+            "{aborted} probe requests answered `{}`: writes stopped",
+            crate::xtdb::INGESTER_ABORTED
+        ));
+    }
+    for write in report.pod_writes.iter().filter(|w| !w.ok) {
+        failures.push(format!(
+            "after the failing transaction, {} refused a write: {}",
+            write.pod,
+            write.error.as_deref().unwrap_or("(no reason)")
+        ));
+    }
+    if report.failed_writes_applied > 0 {
+        failures.push(format!(
+            "{} writes answered as failed were applied all the same (a client that retries them makes duplicates)",
+            report.failed_writes_applied
+        ));
+    }
     if let Some(max) = options.max_failed
         && report.requests.failed > max
     {
@@ -744,6 +923,7 @@ mod tests {
             kind: RequestKind::Write,
             ok,
             pod: None,
+            error: (!ok).then(|| "no answer within the request timeout".into()),
         }
     }
 

@@ -55,6 +55,11 @@ pub enum Action {
     StopNode,
     /// Start again the node that the matching `stop-node` stopped.
     StartNode,
+    /// Send one transaction that fails inside the connector, through the connector
+    /// service (target `pod: service`): a purge of a relationship that does not exist.
+    /// With XTDB 1.24.0's Kafka document store it stops every node's transaction
+    /// ingester (xtdb/xtdb#2912); a sound connector answers it 404 and goes on.
+    FailingTransaction,
 }
 
 impl Action {
@@ -85,6 +90,7 @@ impl Action {
             Action::Restart => "restart",
             Action::StopNode => "stop-node",
             Action::StartNode => "start-node",
+            Action::FailingTransaction => "failing-transaction",
         }
     }
 
@@ -116,6 +122,9 @@ pub enum PodSelector {
     /// nor the store itself (see `Substrate::leaderships`), resolved at run time:
     /// the loss of a member without a leader election.
     Follower,
+    /// The connector service itself (round-robin over ready pods): what a request, not
+    /// a fault, targets.
+    Service,
 }
 
 impl PodSelector {
@@ -160,7 +169,13 @@ pub enum ScenarioError {
 }
 
 pub fn builtin_names() -> &'static [&'static str] {
-    &["crux-and-kafka", "rolling-crux", "kafka-leader", "node"]
+    &[
+        "crux-and-kafka",
+        "rolling-crux",
+        "kafka-leader",
+        "node",
+        "failing-transaction",
+    ]
 }
 
 // Embedded so that a built-in works whatever the current folder.
@@ -170,6 +185,7 @@ fn builtin_text(name: &str) -> Option<&'static str> {
         "rolling-crux" => Some(include_str!("../../scenarios/rolling-crux.yaml")),
         "node" => Some(include_str!("../../scenarios/node.yaml")),
         "kafka-leader" => Some(include_str!("../../scenarios/kafka-leader.yaml")),
+        "failing-transaction" => Some(include_str!("../../scenarios/failing-transaction.yaml")),
         _ => None,
     }
 }
@@ -248,6 +264,15 @@ impl Scenario {
                     return Err(invalid(format!("steps[{i}].target.role"), not_a_target()));
                 }
             };
+            let at_service = step.target.pod == PodSelector::Service;
+            if (step.action == Action::FailingTransaction) != at_service
+                || (at_service && step.target.role != Role::Connector)
+            {
+                return Err(invalid(
+                    pod_field(),
+                    "`failing-transaction` goes to the connector service, and only it does: write `target: {role: connector, pod: service}` for it, and a pod for every other action".into(),
+                ));
+            }
             match step.target.pod {
                 PodSelector::Ordinal(n) if n >= count => {
                     let range = match count {
@@ -359,6 +384,7 @@ impl fmt::Display for PodSelector {
             PodSelector::Each => f.write_str("each"),
             PodSelector::Leader => f.write_str("leader"),
             PodSelector::Follower => f.write_str("follower"),
+            PodSelector::Service => f.write_str("service"),
         }
     }
 }
@@ -430,7 +456,7 @@ impl<'de> Deserialize<'de> for PodSelector {
         impl Visitor<'_> for Selector {
             type Value = PodSelector;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a pod ordinal (0, 1, …), `each`, `leader` or `follower`")
+                f.write_str("a pod ordinal (0, 1, …), `each`, `leader`, `follower` or `service`")
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<PodSelector, E> {
                 u16::try_from(n)
@@ -448,6 +474,7 @@ impl<'de> Deserialize<'de> for PodSelector {
                     "each" => Ok(PodSelector::Each),
                     "leader" => Ok(PodSelector::Leader),
                     "follower" => Ok(PodSelector::Follower),
+                    "service" => Ok(PodSelector::Service),
                     other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
@@ -581,6 +608,22 @@ mod tests {
             message.contains("steps[0].target.role: unknown variant `zookeeper`, expected `connector` or `golden-store`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_failing_transaction_goes_to_the_service_and_only_it_does() {
+        let scenario = load("failing-transaction", 3).unwrap();
+        assert_eq!(scenario.steps[0].action, Action::FailingTransaction);
+        assert_eq!(scenario.steps[0].target.pod, PodSelector::Service);
+        let at_a_pod = "name: x\nsteps:\n  - action: failing-transaction\n    target: {role: connector, pod: 0}\n";
+        assert!(
+            error(at_a_pod).contains("goes to the connector service"),
+            "{}",
+            error(at_a_pod)
+        );
+        let kill_the_service =
+            "name: x\nsteps:\n  - action: kill\n    target: {role: connector, pod: service}\n";
+        assert!(error(kill_the_service).contains("a pod for every other action"));
     }
 
     #[test]
@@ -736,7 +779,7 @@ mod tests {
         assert_eq!(
             load(missing, 3).unwrap_err().to_string(),
             format!(
-                "`{missing}` is neither a built-in scenario nor an existing file (built-in scenarios: crux-and-kafka, rolling-crux, kafka-leader, node)"
+                "`{missing}` is neither a built-in scenario nor an existing file (built-in scenarios: crux-and-kafka, rolling-crux, kafka-leader, node, failing-transaction)"
             )
         );
         assert!(

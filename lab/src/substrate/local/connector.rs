@@ -11,8 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The class the lab's connection names: a build without it is not the XTDB connector.
-const PROVIDER_ENTRY: &str =
-    "org/odpi/egeria/connectors/juxt/xtdb/repositoryconnector/XtdbOMRSRepositoryConnectorProvider.class";
+const PROVIDER_ENTRY: &str = "org/odpi/egeria/connectors/juxt/xtdb/repositoryconnector/XtdbOMRSRepositoryConnectorProvider.class";
 const CONNECTOR_ARTIFACT: &str = "egeria-connector-xtdb";
 /// XTDB's modules the connector runs on; `--xtdb-version` replaces these four.
 const XTDB_MODULES: [&str; 4] = ["xtdb-core", "xtdb-kafka", "xtdb-rocksdb", "xtdb-lucene"];
@@ -22,10 +21,7 @@ pub enum ConnectorError {
     #[error(
         "the released connector {coordinates} cannot be had: {detail}.\n  Two ways on: run your own build of the connector with `--connector PATH` (a jar with its dependencies, or a folder of jars), or run the stand-in with `--egeria stand-in`."
     )]
-    Unavailable {
-        coordinates: String,
-        detail: String,
-    },
+    Unavailable { coordinates: String, detail: String },
     #[error("--connector {path}: {detail}")]
     Refused { path: PathBuf, detail: String },
     #[error("--connector {path}: {jar} is not a readable jar: {detail}")]
@@ -44,7 +40,10 @@ pub enum ConnectorError {
         platform: String,
     },
     #[error("--xtdb-version {version}: {source}")]
-    Xtdb { version: String, source: CacheError },
+    Xtdb {
+        version: String,
+        source: Box<CacheError>,
+    },
 }
 
 /// A connector ready for the connector pods' class path.
@@ -167,12 +166,15 @@ pub async fn over_xtdb(
             version: version.into(),
             classifier: None,
         };
-        replacements.push(cache.ensure_published(&coordinates).await.map_err(|source| {
-            ConnectorError::Xtdb {
-                version: version.into(),
-                source,
-            }
-        })?);
+        replacements.push(
+            cache
+                .ensure_published(&coordinates)
+                .await
+                .map_err(|source| ConnectorError::Xtdb {
+                    version: version.into(),
+                    source: Box::new(source),
+                })?,
+        );
     }
     let bundled = |jar: &PathBuf| {
         XTDB_MODULES
@@ -206,7 +208,11 @@ fn maven_version(
 ) -> Option<String> {
     let name = format!("META-INF/maven/{group}/{artifact}/pom.properties");
     let mut text = String::new();
-    archive.by_name(&name).ok()?.read_to_string(&mut text).ok()?;
+    archive
+        .by_name(&name)
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
     text.lines()
         .find_map(|line| line.trim().strip_prefix("version="))
         .map(|v| v.trim().to_string())
@@ -216,19 +222,19 @@ fn maven_version(
 fn version_in_name(jar: &Path, artifact: &str) -> Option<String> {
     let name = jar.file_name()?.to_str()?.strip_suffix(".jar")?;
     let rest = name.strip_prefix(artifact)?.strip_prefix('-')?;
-    rest.chars()
-        .next()
-        .filter(char::is_ascii_digit)
-        .map(|_| {
-            rest.split_once("-jar-with-dependencies")
-                .map_or(rest, |(version, _)| version)
-                .to_string()
-        })
+    rest.chars().next().filter(char::is_ascii_digit).map(|_| {
+        rest.split_once("-jar-with-dependencies")
+            .map_or(rest, |(version, _)| version)
+            .to_string()
+    })
 }
 
 /// Every Egeria module the jars carry with its release: the connector's own, and any
 /// Egeria module bundled or put beside it.
-fn egeria_releases(path: &Path, jars: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, ConnectorError> {
+fn egeria_releases(
+    path: &Path,
+    jars: &[PathBuf],
+) -> Result<Vec<(PathBuf, String)>, ConnectorError> {
     let mut found = Vec::new();
     for jar in jars {
         let mut archive = open(path, jar)?;
@@ -237,7 +243,8 @@ fn egeria_releases(path: &Path, jars: &[PathBuf]) -> Result<Vec<(PathBuf, String
             .filter_map(Result::ok)
             .map(|name| name.into_owned())
             .filter(|name| {
-                name.starts_with("META-INF/maven/org.odpi.egeria/") && name.ends_with("/pom.properties")
+                name.starts_with("META-INF/maven/org.odpi.egeria/")
+                    && name.ends_with("/pom.properties")
             })
             .collect();
         for name in names {
@@ -294,7 +301,10 @@ mod tests {
             &dir.path().join("egeria-connector-xtdb-4.0.jar"),
             &[(PROVIDER_ENTRY, ""), (&pom_name, &pom_text)],
         );
-        jar(&dir.path().join("xtdb-core-1.23.0.jar"), &[("xtdb/core.clj", "")]);
+        jar(
+            &dir.path().join("xtdb-core-1.23.0.jar"),
+            &[("xtdb/core.clj", "")],
+        );
         let connector = inspect_for(dir.path(), "4.0").unwrap();
         assert_eq!(connector.jars.len(), 2);
         assert_eq!(connector.version.as_deref(), Some("4.0"));
@@ -315,19 +325,29 @@ mod tests {
         jar(&other, &[("org/example/Thing.class", "")]);
         let error = inspect_for(&other, "4.0").unwrap_err().to_string();
         assert!(error.contains("not the XTDB connector"), "{error}");
-        assert!(error.contains("XtdbOMRSRepositoryConnectorProvider"), "{error}");
+        assert!(
+            error.contains("XtdbOMRSRepositoryConnectorProvider"),
+            "{error}"
+        );
 
         let text = dir.path().join("notes.jar");
         std::fs::write(&text, "not a zip").unwrap();
         let error = inspect_for(&text, "4.0").unwrap_err().to_string();
         assert!(error.contains("is not a readable jar"), "{error}");
 
-        let newer = dir.path().join("egeria-connector-xtdb-4.2-jar-with-dependencies.jar");
+        let newer = dir
+            .path()
+            .join("egeria-connector-xtdb-4.2-jar-with-dependencies.jar");
         jar(&newer, &[(PROVIDER_ENTRY, "")]);
         let error = inspect_for(&newer, "4.0").unwrap_err().to_string();
-        assert!(error.contains("is of Egeria 4.2, but the lab's platform is Egeria 4.0"), "{error}");
+        assert!(
+            error.contains("is of Egeria 4.2, but the lab's platform is Egeria 4.0"),
+            "{error}"
+        );
 
-        let error = inspect_for(&dir.path().join("absent"), "4.0").unwrap_err().to_string();
+        let error = inspect_for(&dir.path().join("absent"), "4.0")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("no such file or folder"), "{error}");
     }
 
@@ -335,11 +355,20 @@ mod tests {
     fn versions_are_read_from_file_names_too() {
         let name = |n: &str| PathBuf::from(n);
         assert_eq!(
-            version_in_name(&name("egeria-connector-xtdb-4.0-jar-with-dependencies.jar"), CONNECTOR_ARTIFACT),
+            version_in_name(
+                &name("egeria-connector-xtdb-4.0-jar-with-dependencies.jar"),
+                CONNECTOR_ARTIFACT
+            ),
             Some("4.0".into())
         );
-        assert_eq!(version_in_name(&name("xtdb-core-1.24.3.jar"), "xtdb-core"), Some("1.24.3".into()));
-        assert_eq!(version_in_name(&name("xtdb-core-extras-1.jar"), "xtdb-core"), None);
+        assert_eq!(
+            version_in_name(&name("xtdb-core-1.24.3.jar"), "xtdb-core"),
+            Some("1.24.3".into())
+        );
+        assert_eq!(
+            version_in_name(&name("xtdb-core-extras-1.jar"), "xtdb-core"),
+            None
+        );
         assert_eq!(major_minor("4.0-SNAPSHOT"), "4.0");
         assert_eq!(major_minor("4.2.1"), "4.2");
     }

@@ -4,8 +4,8 @@
 //! runner talks to that control plane.
 
 mod brokers;
-pub mod control_plane;
 pub mod connector;
+pub mod control_plane;
 pub mod platform;
 mod up;
 

@@ -34,6 +34,9 @@ const PLATFORM_JVM_OPTIONS: &[&str] = &[
     "-XX:+UseSerialGC",
     // An exhausted heap ends the pod (named with its log) instead of a half-dead platform.
     "-XX:+ExitOnOutOfMemoryError",
+    // Hands freed native memory back: without it a PTS platform kept about 1 GB of RSS
+    // it no longer used (measured with jcmd System.trim_native_heap).
+    "-XX:TrimNativeHeapInterval=10000",
 ];
 
 #[derive(Debug, thiserror::Error)]

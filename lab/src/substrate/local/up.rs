@@ -4,8 +4,8 @@
 
 use super::LocalSubstrate;
 use super::brokers::{self, CLIENT_PORT, CONTROLLER_PORT};
-use super::control_plane::{ControlPlaneSpec, PodSpec};
 use super::connector::{self, Connector, ConnectorError};
+use super::control_plane::{ControlPlaneSpec, PodSpec};
 use super::platform::{self, Jdk, PlatformError, RealPlatform};
 use crate::artifacts::cache::{Cache, CacheError};
 use crate::artifacts::{KAFKA, Lock, LockError};
@@ -497,7 +497,9 @@ pub async fn choose_platforms(request: &PlatformRequest) -> Result<PlatformChoic
         }
     };
     let connector = match (connector, &request.xtdb_version) {
-        (Some(connector), Some(version)) => Some(connector::over_xtdb(&cache, connector, version).await?),
+        (Some(connector), Some(version)) => {
+            Some(connector::over_xtdb(&cache, connector, version).await?)
+        }
         (None, Some(_)) => {
             return Err(UpError::Conflict(
                 "--xtdb-version replaces the connector's XTDB modules: it needs a connector (--connector PATH)",
