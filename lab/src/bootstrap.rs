@@ -224,7 +224,8 @@ pub(crate) async fn wait_for_platform(
             .configuration()
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
+            // A starting platform's log is no news: the progress line names the error only.
+            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())
     })
     .await?;
     Ok(platform)

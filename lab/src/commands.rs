@@ -411,6 +411,9 @@ pub async fn heal_command(dir: LabDir, args: &HealArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+const STAND_IN_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const REAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutageArgs {
     /// A built-in scenario (crux-and-kafka, rolling-crux, kafka-leader) or a YAML file.
@@ -419,21 +422,25 @@ pub struct OutageArgs {
     /// Run the PTS through the service while the scenario runs.
     #[arg(long)]
     pub during_pts: bool,
-    /// Probe requests per second through the connector service.
-    #[arg(long, default_value_t = 20.0)]
-    pub rate: f64,
-    /// Each probe request's deadline.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    pub request_timeout: Duration,
+    /// Probe requests per second through the connector service [default: 20 on the
+    /// stand-in, 2 on real Egeria, where three XTDB pods on two cores are saturated by
+    /// more].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Each probe request's deadline [default: 2s on the stand-in, 10s on real Egeria,
+    /// whose first writes on cold JVMs take seconds].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub request_timeout: Option<Duration>,
     /// Fail when more probe requests than this failed.
     #[arg(long)]
     pub max_failed: Option<u64>,
     /// Fail when the service went longer than this without a successful answer.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub max_gap: Option<Duration>,
-    /// How long pods may take to be back in rotation after a fault.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    pub heal_timeout: Duration,
+    /// How long pods may take to be back in rotation after a fault [default: 60s on the
+    /// stand-in, 5m on real Egeria: a replaced XTDB pod rebuilds its index from the log].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub heal_timeout: Option<Duration>,
     /// How long every pod may take to have every acknowledged write.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub converge_timeout: Duration,
@@ -446,17 +453,22 @@ impl OutageArgs {
             "outage".into(),
             "--scenario".into(),
             self.scenario.clone(),
-            "--rate".into(),
-            self.rate.to_string(),
-            "--request-timeout".into(),
-            humantime::format_duration(self.request_timeout).to_string(),
-            "--heal-timeout".into(),
-            humantime::format_duration(self.heal_timeout).to_string(),
             "--converge-timeout".into(),
             humantime::format_duration(self.converge_timeout).to_string(),
         ];
         if self.during_pts {
             args.push("--during-pts".into());
+        }
+        if let Some(rate) = self.rate {
+            args.extend(["--rate".into(), rate.to_string()]);
+        }
+        for (flag, value) in [
+            ("--request-timeout", self.request_timeout),
+            ("--heal-timeout", self.heal_timeout),
+        ] {
+            if let Some(value) = value {
+                args.extend([flag.into(), humantime::format_duration(value).to_string()]);
+            }
         }
         if let Some(max) = self.max_failed {
             args.extend(["--max-failed".into(), max.to_string()]);
@@ -495,7 +507,7 @@ impl PtsArgs {
 /// time; writes `outage.json`, `outage.md` and `outage-timeline.svg`.
 pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.rate > 0.0 && args.rate <= 1000.0,
+        args.rate.is_none_or(|rate| rate > 0.0 && rate <= 1000.0),
         "--rate must be between 0 and 1000 requests per second"
     );
     if args.during_pts {
@@ -513,11 +525,20 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         );
     }
     let scenario = crate::outage::scenario::load(&args.scenario, settings.replicas)?;
+    let real = session.state.egeria.kind == crate::state::EgeriaKind::Real;
     let options = crate::outage::run::OutageOptions {
         bootstrap: lab_bootstrap_options(&session),
-        rate: args.rate,
-        request_timeout: args.request_timeout,
-        heal_deadline: args.heal_timeout,
+        rate: args.rate.unwrap_or(if real { 2.0 } else { 20.0 }),
+        request_timeout: args.request_timeout.unwrap_or(if real {
+            REAL_REQUEST_TIMEOUT
+        } else {
+            STAND_IN_REQUEST_TIMEOUT
+        }),
+        heal_deadline: args.heal_timeout.unwrap_or(if real {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(60)
+        }),
         converge_deadline: args.converge_timeout,
         max_failed: args.max_failed,
         max_gap: args.max_gap,
@@ -528,7 +549,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         scenario.steps.len(),
         if scenario.steps.len() == 1 { "" } else { "s" },
         session.state.endpoints.connector_service_url,
-        args.rate
+        options.rate
     );
     // During the PTS the faults wait for its workbench to make calls.
     let pts_progress = if args.during_pts {

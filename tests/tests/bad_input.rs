@@ -220,3 +220,29 @@ fn a_log_folder_that_cannot_be_formatted_names_the_broker_and_starts_nothing() {
     assert!(log.contains("Error while writing meta.properties"), "{log}");
     assert!(lab.state().is_none());
 }
+
+#[test]
+fn a_connector_that_is_not_one_is_refused_naming_the_file_before_anything_starts() {
+    let lab = TestLab::new("127.84");
+    let folder = tempfile::tempdir().unwrap();
+    lab.up(&["--connector", folder.path().to_str().unwrap()])
+        .assert_fails_with(&format!(
+            "--connector {}: the folder holds no jar",
+            folder.path().display()
+        ));
+    let not_a_jar = folder.path().join("connector.jar");
+    std::fs::write(&not_a_jar, "text, not a zip").unwrap();
+    lab.up(&["--connector", not_a_jar.to_str().unwrap()])
+        .assert_fails_with("is not a readable jar");
+    lab.up(&[
+        "--egeria",
+        "stand-in",
+        "--connector",
+        not_a_jar.to_str().unwrap(),
+    ])
+    .assert_fails_with("--connector and --xtdb-version run on real Egeria");
+    lab.xtask(&["lab-up", "--substrate", "kind", "--connector", "x.jar"])
+        .assert_fails_with("--connector is for --substrate local");
+    assert!(lab.state().is_none());
+    assert!(!lab.dir.path().join("runs").exists(), "nothing was started");
+}

@@ -205,3 +205,64 @@ fn a_pod_restarted_in_place_is_taken_out_healed_and_back_with_its_uid() {
     assert_eq!(after.restarts, before.restarts + 1);
     assert!(after.ready, "back in the rotation");
 }
+
+/// The stand-in's connector answers a failing transaction function as a sound one does
+/// (404, and every pod goes on taking writes); the verdict says so with the answer and a
+/// write on every pod, and a replaced pod serves again.
+#[test]
+fn a_failing_transaction_is_answered_404_and_every_pod_goes_on_writing() {
+    let lab = TestLab::new("127.85");
+    let up = lab.up(&["--replicas", "2"]);
+    up.assert_ok();
+    // With no connector to be had, the default says why it runs the stand-in, first and
+    // last.
+    let note = "real Egeria was not run";
+    assert!(
+        up.stderr.starts_with("note: ") && up.stderr.contains(note),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        up.stdout.contains(note) && up.stdout.contains("--connector PATH"),
+        "{}",
+        up.stdout
+    );
+    lab.xtask(&["bootstrap"]).assert_ok();
+    let run = lab.xtask(&["outage", "--scenario", "failing-transaction"]);
+    run.assert_ok();
+    let report = latest_outage(&lab);
+    assert_eq!(report["verdict"], "pass", "{report:#}");
+    let sent = &report["failing_transactions"][0];
+    assert_eq!(sent["related_http_code"], 404, "{sent}");
+    assert!(
+        sent["url"]
+            .as_str()
+            .unwrap()
+            .contains("/instances/relationship/")
+            && sent["url"].as_str().unwrap().ends_with("/purge"),
+        "{sent}"
+    );
+    let writes = report["pod_writes"].as_array().unwrap();
+    assert_eq!(writes.len(), 2, "{report:#}");
+    assert!(writes.iter().all(|w| w["ok"] == true), "{writes:?}");
+    assert_eq!(report["failed_writes_applied"], 0);
+    assert!(report.get("ingester_stops").is_none(), "{report:#}");
+    // Every failed probe request says why.
+    let failed = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ok"] == false);
+    for sample in failed {
+        assert!(sample["error"].is_string(), "{sample}");
+    }
+    let markdown = std::fs::read_to_string(lab.latest_run().join("outage.md")).unwrap();
+    assert!(
+        markdown.contains("## The connector's transactions"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("A write straight to lab-crux-1: acknowledged"),
+        "{markdown}"
+    );
+}

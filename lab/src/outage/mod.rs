@@ -63,6 +63,10 @@ pub struct OutageReport {
     /// stopped, and applies them later).
     #[serde(default)]
     pub failed_writes_applied: u64,
+    /// Writes that got no answer in time and are in the repository all the same (a
+    /// writer cannot know; one that retries makes duplicates).
+    #[serde(default)]
+    pub unanswered_writes_applied: u64,
     /// `failing-transaction` steps: the request sent and the service's answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_transactions: Vec<probe::FailingTransactionSent>,

@@ -38,6 +38,9 @@ pub struct AckedWrite {
 pub struct FailedWrite {
     pub qualified_name: String,
     pub at_ms: u64,
+    /// Whether the service answered it (an error) rather than not at all (a timeout, a
+    /// dropped connection: the writer cannot know).
+    pub answered: bool,
 }
 
 /// The one request of a `failing-transaction` step, and how the service answered it.
@@ -69,6 +72,9 @@ struct Shared {
     failed_writes: Vec<FailedWrite>,
     stale_reads: u64,
 }
+
+/// How long the one request of a failing transaction may take to be answered.
+const FAILING_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A relationship type every Egeria knows (`RelatedTerm`), for a purge that must fail.
 const RELATED_TERM: (&str, &str) = ("b1161696-e563-4cf9-9fd9-c0c76e47d063", "RelatedTerm");
@@ -215,6 +221,7 @@ impl Probe {
             shared.failed_writes.push(FailedWrite {
                 qualified_name: name,
                 at_ms,
+                answered: answer.is_ok(),
             });
         }
         if let Some(guid) = &guid {
@@ -282,7 +289,13 @@ impl Probe {
         );
         let body = json!({"class": "TypeDefValidationForRequest", "typeDefGUID": type_guid, "typeDefName": type_name});
         let at_ms = self.now_ms();
-        let (answer, _, _) = self.send(self.http.post(&url).json(&body)).await;
+        // One request, not probe traffic: it gets the time a failing transaction takes.
+        let request = self
+            .http
+            .post(&url)
+            .json(&body)
+            .timeout(FAILING_TRANSACTION_TIMEOUT);
+        let (answer, _, _) = self.send(request).await;
         let related_http_code = answer
             .as_ref()
             .ok()

@@ -89,8 +89,8 @@ pub fn markdown(report: &OutageReport) -> String {
     }
     let _ = writeln!(
         md,
-        "Writes answered as failed and applied all the same: {}\n",
-        report.failed_writes_applied
+        "Writes answered as failed and applied all the same: {}; writes not answered in time and applied all the same: {}\n",
+        report.failed_writes_applied, report.unanswered_writes_applied
     );
     if !report.failing_transactions.is_empty() || !report.ingester_stops.is_empty() {
         md.push_str("## The connector's transactions\n\n");
@@ -716,6 +716,7 @@ mod tests {
             node_outages: Vec::new(),
             failure_reasons: super::super::run::failure_reasons_of(&timeline),
             failed_writes_applied: 0,
+            unanswered_writes_applied: 0,
             failing_transactions: Vec::new(),
             pod_writes: Vec::new(),
             ingester_stops: Vec::new(),

@@ -176,8 +176,14 @@ pub async fn run_outage<S: Substrate>(
         options.converge_deadline,
     )
     .await;
-    let failed_writes_applied =
-        failed_writes_applied(client, settings, &connectors, &probed.failed_writes).await;
+    let (answered, unanswered): (Vec<_>, Vec<_>) = probed
+        .failed_writes
+        .iter()
+        .cloned()
+        .partition(|write| write.answered);
+    let failed_writes_applied = writes_applied(client, settings, &connectors, &answered).await;
+    let unanswered_writes_applied =
+        writes_applied(client, settings, &connectors, &unanswered).await;
     let pod_writes = if failing_transactions.is_empty() {
         Vec::new()
     } else {
@@ -221,6 +227,7 @@ pub async fn run_outage<S: Substrate>(
         node_outages,
         failure_reasons: failure_reasons_of(&probed.samples),
         failed_writes_applied,
+        unanswered_writes_applied,
         failing_transactions,
         pod_writes,
         ingester_stops,
@@ -653,9 +660,9 @@ async fn integrity(
     (lost.len() as u64, convergence)
 }
 
-/// How many writes answered as failed are in the repository all the same, looked up by
-/// the name each would carry on one connector pod (bounded: a long outage fails many).
-async fn failed_writes_applied(
+/// How many of `failed` are in the repository all the same, looked up by the name each
+/// would carry on one connector pod (bounded: a long outage fails many).
+async fn writes_applied(
     client: &EgeriaClient,
     settings: &LabSettings,
     connectors: &[PodInfo],
