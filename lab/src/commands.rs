@@ -75,6 +75,40 @@ pub async fn bootstrap_command(dir: LabDir, args: &BootstrapArgs) -> anyhow::Res
     Ok(())
 }
 
+/// The connector pods' XTDB ingester stops, where the lab reads their logs (a local lab
+/// on the real connector); empty elsewhere.
+async fn ingester_stops(
+    session: &Session,
+) -> anyhow::Result<Vec<(String, crate::xtdb::IngesterStop)>> {
+    let Some(logs) = lab_bootstrap_options(session).xtdb_logs else {
+        return Ok(Vec::new());
+    };
+    use crate::substrate::Substrate;
+    let pods = session.substrate.list_pods().await?;
+    let connectors: Vec<String> = pods
+        .with_role(crate::substrate::Role::Connector)
+        .map(|pod| pod.name.clone())
+        .collect();
+    Ok(crate::xtdb::stops_in_logs(&logs, &connectors))
+}
+
+/// Refuses traffic-driving commands on a lab that does not serve: waiting on them would
+/// only print progress that never comes.
+async fn ensure_serving(session: &Session) -> anyhow::Result<()> {
+    use crate::substrate::Substrate;
+    let pods = session.substrate.list_pods().await?;
+    if !pods
+        .with_role(crate::substrate::Role::Connector)
+        .any(|pod| pod.ready)
+    {
+        anyhow::bail!(
+            "no connector pod of lab {} is in the rotation (bootstrap not done, or every pod down): run `cargo xtask bootstrap` first, then `cargo xtask status` to see each pod",
+            session.state.settings.release
+        );
+    }
+    Ok(())
+}
+
 /// How this lab's pods are configured and started, by bootstrap and by every healer.
 pub fn lab_bootstrap_options(session: &Session) -> BootstrapOptions {
     let egeria = &session.state.egeria;
@@ -111,6 +145,13 @@ pub async fn status_command(dir: LabDir, args: &StatusArgs) -> anyhow::Result<()
             session.state.egeria.describe()
         );
         print!("{}", crate::status::render_table(&rows));
+    }
+    let stops = ingester_stops(&session).await?;
+    if !stops.is_empty() {
+        anyhow::bail!(
+            "writes have stopped on this lab:\n  {}",
+            crate::xtdb::describe_stops(&stops)
+        );
     }
     Ok(())
 }
@@ -249,6 +290,7 @@ impl PtsArgs {
 pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
     args.check_profiles()?;
     let session = Session::open(dir).await?;
+    ensure_serving(&session).await?;
     let settings = &session.state.settings;
     let options = args.options(settings, session.state.egeria.kind);
     let out = args
@@ -314,6 +356,14 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
         run.test_cases,
         run.never_ran
     );
+    let stops = ingester_stops(&session).await?;
+    if !stops.is_empty() {
+        anyhow::bail!(
+            "during the PTS {}\n  every write after that failed; the PTS results in {} show them as failed calls",
+            crate::xtdb::describe_stops(&stops),
+            run.dir.display()
+        );
+    }
     if !run.complete {
         anyhow::bail!(
             "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
@@ -525,6 +575,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         );
     }
     let scenario = crate::outage::scenario::load(&args.scenario, settings.replicas)?;
+    ensure_serving(&session).await?;
     let real = session.state.egeria.kind == crate::state::EgeriaKind::Real;
     let options = crate::outage::run::OutageOptions {
         bootstrap: lab_bootstrap_options(&session),

@@ -108,6 +108,40 @@ pub fn ingester_stops(log: &str) -> Vec<IngesterStop> {
     stops
 }
 
+/// Every ingester stop in the logs of `pods` (`<logs>/<pod>.log`), with its pod.
+pub fn stops_in_logs(logs: &std::path::Path, pods: &[String]) -> Vec<(String, IngesterStop)> {
+    /// Enough for hours of a pod's log, read only at the end of a run.
+    const TAIL: u64 = 64 * 1024 * 1024;
+    pods.iter()
+        .flat_map(|pod| {
+            let text = crate::egeria::read_log_tail(&logs.join(format!("{pod}.log")), TAIL)
+                .unwrap_or_default();
+            ingester_stops(&text)
+                .into_iter()
+                .map(move |stop| (pod.clone(), stop))
+        })
+        .collect()
+}
+
+/// One line per stop, for people.
+pub fn describe_stops(stops: &[(String, IngesterStop)]) -> String {
+    stops
+        .iter()
+        .map(|(pod, stop)| {
+            format!(
+                "the XTDB transaction ingester stopped on {pod} at {}: {}{}",
+                stop.at,
+                stop.cause,
+                stop.trigger
+                    .as_deref()
+                    .map(|t| format!(" (set off by the failed transaction function: {t})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
 /// Whether an Egeria error message reports a stopped ingester.
 pub fn reports_stopped_ingester(message: &str) -> bool {
     message.contains(INGESTER_ABORTED)

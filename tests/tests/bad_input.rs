@@ -246,3 +246,14 @@ fn a_connector_that_is_not_one_is_refused_naming_the_file_before_anything_starts
     assert!(lab.state().is_none());
     assert!(!lab.dir.path().join("runs").exists(), "nothing was started");
 }
+
+#[test]
+fn traffic_on_a_lab_that_does_not_serve_is_refused_at_once_with_what_to_run() {
+    let lab = TestLab::new("127.80");
+    lab.up(&["--replicas", "1", "--egeria", "stand-in"])
+        .assert_ok();
+    lab.xtask(&["pts"])
+        .assert_fails_with("run `cargo xtask bootstrap` first");
+    lab.xtask(&["outage", "--scenario", "crux-and-kafka", "--during-pts"])
+        .assert_fails_with("no connector pod of lab lab is in the rotation");
+}

@@ -737,20 +737,14 @@ async fn write_to_every_pod(
 
 /// Every transaction ingester stop in the connector pods' logs.
 fn ingester_stops(logs: &std::path::Path, connectors: &[PodInfo]) -> Vec<super::IngesterStopSeen> {
-    const TAIL: u64 = 64 * 1024 * 1024;
-    connectors
-        .iter()
-        .flat_map(|pod| {
-            let text = crate::egeria::read_log_tail(&logs.join(format!("{}.log", pod.name)), TAIL)
-                .unwrap_or_default();
-            crate::xtdb::ingester_stops(&text)
-                .into_iter()
-                .map(|stop| super::IngesterStopSeen {
-                    pod: pod.name.clone(),
-                    at: stop.at,
-                    cause: stop.cause,
-                    trigger: stop.trigger,
-                })
+    let pods: Vec<String> = connectors.iter().map(|pod| pod.name.clone()).collect();
+    crate::xtdb::stops_in_logs(logs, &pods)
+        .into_iter()
+        .map(|(pod, stop)| super::IngesterStopSeen {
+            pod,
+            at: stop.at,
+            cause: stop.cause,
+            trigger: stop.trigger,
         })
         .collect()
 }
