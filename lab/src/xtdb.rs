@@ -123,21 +123,26 @@ pub fn stops_in_logs(logs: &std::path::Path, pods: &[String]) -> Vec<(String, In
         .collect()
 }
 
+impl IngesterStop {
+    /// The stop on `pod`, in one line for people.
+    pub fn describe(&self, pod: &str) -> String {
+        format!(
+            "the XTDB transaction ingester stopped on {pod} at {}: {}{}",
+            self.at,
+            self.cause,
+            self.trigger
+                .as_deref()
+                .map(|t| format!(" (set off by the failed transaction function: {t})"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// One line per stop, for people.
 pub fn describe_stops(stops: &[(String, IngesterStop)]) -> String {
     stops
         .iter()
-        .map(|(pod, stop)| {
-            format!(
-                "the XTDB transaction ingester stopped on {pod} at {}: {}{}",
-                stop.at,
-                stop.cause,
-                stop.trigger
-                    .as_deref()
-                    .map(|t| format!(" (set off by the failed transaction function: {t})"))
-                    .unwrap_or_default()
-            )
-        })
+        .map(|(pod, stop)| stop.describe(pod))
         .collect::<Vec<_>>()
         .join("\n  ")
 }

@@ -16,8 +16,9 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Fetch every jar the lock pins, and the pinned helm, into the cache and check each
-    /// digest; afterwards the lab and its tests run offline.
+    /// Fetch every jar the lock pins (and the released connector, where published), and
+    /// the pinned helm, into the cache and check each digest; afterwards the lab and its
+    /// tests run offline.
     Fetch,
     /// Resolve each set's `root` lines of lab/artifacts.lock with Maven and rewrite the
     /// lock's jars (after changing a version there); needs `mvn`.
@@ -39,6 +40,16 @@ fn fetch() -> anyhow::Result<()> {
         let jars = lock.set(set);
         runtime.block_on(cache.ensure(set, &jars))?;
         println!("{set}: {} jars present and verified", jars.len());
+    }
+    for (set, coordinates) in &lock.published {
+        match runtime.block_on(cache.ensure_published(coordinates)) {
+            Ok(path) => println!("{set}: {coordinates} present ({})", path.display()),
+            // Not an error of the cache: the lab runs without it, and says so when it does.
+            Err(lab::artifacts::cache::CacheError::NotPublished { url, .. }) => {
+                println!("{set}: {coordinates} is not published ({url} answered 404)")
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     let helm = runtime.block_on(lab::artifacts::tools::helm(&cache))?;
     println!("helm: {} (verified)", helm.display());

@@ -31,6 +31,16 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// An HTTPS client for the lab's own endpoints, which present self-signed certificates.
+pub fn lab_endpoint_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("a static client configuration")
+}
+
 /// What a command printed, and whether it succeeded.
 pub struct Run {
     pub success: bool,

@@ -254,6 +254,6 @@ fn traffic_on_a_lab_that_does_not_serve_is_refused_at_once_with_what_to_run() {
         .assert_ok();
     lab.xtask(&["pts"])
         .assert_fails_with("run `cargo xtask bootstrap` first");
-    lab.xtask(&["outage", "--scenario", "crux-and-kafka", "--during-pts"])
+    lab.xtask(&["outage", "--scenario", "kafka-leader", "--during-pts"])
         .assert_fails_with("no connector pod of lab lab is in the rotation");
 }

@@ -449,7 +449,7 @@ fn connector_pods_sit_behind_a_headless_and_a_load_balancing_service() {
     let gate_types: Vec<&str> = gates.iter().map(|g| g.condition_type.as_str()).collect();
     assert_eq!(gate_types, ["egeria-ha-lab/serving"]);
     let platform = container(&pod, "platform");
-    assert_eq!(platform.image.as_deref(), Some("odpi/egeria:3.0"));
+    assert_eq!(platform.image.as_deref(), Some("odpi/egeria:4.0"));
     let probe = platform
         .readiness_probe
         .as_ref()
@@ -495,7 +495,7 @@ fn connector_pods_sit_behind_a_headless_and_a_load_balancing_service() {
     let pts = rendered.pod("lab-pts");
     assert_eq!(
         container(&pts, "platform").image.as_deref(),
-        Some("odpi/egeria:3.0")
+        Some("odpi/egeria:4.0")
     );
     let pts_service = rendered.get::<Service>("lab-pts").spec.unwrap();
     assert_eq!(pts_service.ports.unwrap()[0].port, 9443);
@@ -530,7 +530,7 @@ fn init_containers_verify_the_connector_checksum_from_values() {
             "--set",
             &format!("crux.connector.checksum.value={checksum}"),
             "--set",
-            "crux.connector.version=3.1",
+            "crux.connector.version=4.2",
         ]);
         for workload in ["lab-crux", "lab-pts"] {
             let (_, pod) = rendered
@@ -543,8 +543,8 @@ fn init_containers_verify_the_connector_checksum_from_values() {
             assert_eq!(vars["CONNECTOR_CHECKSUM"], checksum, "{workload}");
             assert_eq!(
                 vars["CONNECTOR_URL"],
-                "https://repo1.maven.org/maven2/org/odpi/egeria/egeria-connector-crux/3.1/\
-                 egeria-connector-crux-3.1-jar-with-dependencies.jar"
+                "https://repo1.maven.org/maven2/org/odpi/egeria/egeria-connector-xtdb/4.2/\
+                 egeria-connector-xtdb-4.2-jar-with-dependencies.jar"
             );
             let script = fetch.command.as_ref().unwrap().join(" ");
             assert!(
@@ -1138,4 +1138,74 @@ fn a_runner_image_from_a_registry_with_a_port_renders() {
     );
     let run = template(&["--set-string", "runner.image.repository=runner@sha256:abc"]);
     assert!(!run.success, "a digest in the repository rendered");
+}
+
+/// The chart and the local real run must run the same Egeria and the same connector: the
+/// lab's verdicts on one are taken for the other.
+#[test]
+fn the_chart_pins_the_egeria_release_and_connector_the_local_real_run_uses() {
+    let lock = lab::artifacts::Lock::embedded().unwrap();
+    let release = lab::substrate::local::platform::egeria_release(&lock).unwrap();
+    let connector = lock
+        .published(lab::artifacts::CONNECTOR)
+        .expect("the lock names the released connector");
+    let values: Value = serde_norway::from_str(
+        &std::fs::read_to_string(e2e::workspace_root().join("charts/ec-ha-crux/values.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(values["egeria"]["image"]["tag"], json!(release));
+    let chart_connector = &values["crux"]["connector"];
+    assert_eq!(chart_connector["groupId"], json!(connector.group));
+    assert_eq!(chart_connector["artifactId"], json!(connector.artifact));
+    assert_eq!(chart_connector["version"], json!(connector.version));
+    assert_eq!(
+        chart_connector["classifier"].as_str(),
+        connector.classifier.as_deref()
+    );
+
+    // Every Egeria platform accepts the others' self-signed certificates, as the local
+    // platforms do with --strict.ssl=false.
+    let rendered = Rendered::new(&[]);
+    let crux = rendered.get::<StatefulSet>("lab-crux").spec.unwrap();
+    let crux_pod = crux.template.spec.unwrap();
+    for pod in [crux_pod, rendered.pod("lab-pts")] {
+        assert_eq!(env(container(&pod, "platform"))["STRICT_SSL"], "false");
+    }
+    // The connection is the runner's, from the lab's one generator: the chart carries
+    // none of its own to drift from it.
+    let templates = std::fs::read_dir(e2e::workspace_root().join("charts/ec-ha-crux/templates"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect::<String>();
+    for connection_key in ["xtdbConfig", "cruxConfig", "connectorProviderClassName"] {
+        assert!(
+            !templates.contains(connection_key),
+            "{connection_key} in the chart's templates"
+        );
+    }
+}
+
+/// The laptop preset leaves a connector pod room for what real pods were measured to use
+/// through a PTS run (up to 2.5 GB resident, REAL-EGERIA.md §8), and the PTS platform for
+/// its 1.7 GB.
+#[test]
+fn the_laptop_preset_fits_the_memory_measured_on_real_pods() {
+    let rendered = Rendered::new(&["-f", &preset("values-laptop-16g.yaml")]);
+    let crux = rendered.get::<StatefulSet>("lab-crux").spec.unwrap();
+    let crux_pod = crux.template.spec.unwrap();
+    let limit_mib = |pod: &PodSpec| {
+        let [_, (_, memory)] = sizing(container(pod, "platform").resources.as_ref().unwrap());
+        let mib: u64 = memory
+            .trim_end_matches("Mi")
+            .parse()
+            .unwrap_or_else(|_| memory.trim_end_matches("Gi").parse::<u64>().unwrap() * 1024);
+        mib
+    };
+    assert!(
+        limit_mib(&crux_pod) * 1024 * 1024 >= 2_500_000_000,
+        "{}",
+        limit_mib(&crux_pod)
+    );
+    assert!(limit_mib(&rendered.pod("lab-pts")) * 1024 * 1024 >= 1_700_000_000);
 }

@@ -24,7 +24,7 @@ case "$tool $1 $2" in
     while [ $# -gt 0 ]; do [ "$1" = --kubeconfig ] && cp "$FAKE_KUBECONFIG_TEXT" "$2"; shift; done ;;
   "docker build "*) [ "$FAKE_FAIL" = build ] && { echo "build broke" >&2; exit 1; } ;;
   "helm template "*)
-    printf 'kind: Pod\nspec:\n  containers:\n    - image: "odpi/egeria:3.0"\n    - image: apache/kafka:3.9.1\n' ;;
+    printf 'kind: Pod\nspec:\n  containers:\n    - image: "odpi/egeria:4.0"\n    - image: apache/kafka:3.9.1\n' ;;
   "kind load docker-image")
     # Docker's containerd store cannot export a multi-platform image whole (kind#3795).
     if [ "$FAKE_FAIL" = multi-platform ] && [ "$3" = apache/kafka:3.9.1 ]; then
@@ -114,7 +114,7 @@ fn kubeconfig_of(lab: &TestLab) -> PathBuf {
 
 const UP: &[&str] = &["lab-up", "--substrate", "kind", "--ready-timeout", "2s"];
 const SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
-const JAR_SHA1_PATH: &str = "/maven2/org/odpi/egeria/egeria-connector-crux/3.0/egeria-connector-crux-3.0-jar-with-dependencies.jar.sha1";
+const JAR_SHA1_PATH: &str = "/maven2/org/odpi/egeria/egeria-connector-xtdb/4.0/egeria-connector-xtdb-4.0-jar-with-dependencies.jar.sha1";
 
 /// A values file that pins the connector's checksum, as a user who has it would write.
 fn pinned_values(dir: &Path) -> PathBuf {
@@ -188,7 +188,7 @@ fn lab_up_creates_builds_loads_installs_in_order_and_lab_down_deletes_what_it_cr
         positions.windows(2).all(|w| w[0] < w[1]),
         "out of order: {log:#?}"
     );
-    for image in ["odpi/egeria:3.0", "apache/kafka:3.9.1"] {
+    for image in ["odpi/egeria:4.0", "apache/kafka:3.9.1"] {
         assert!(
             position(&log, &format!("docker pull {image}"))
                 < position(
@@ -346,7 +346,7 @@ fn a_multi_platform_image_refused_by_kind_load_is_saved_for_the_host_platform_an
     // Images kind loads whole are left alone.
     assert!(
         !log.iter()
-            .any(|l| l.starts_with("docker save") && l.ends_with("odpi/egeria:3.0")),
+            .any(|l| l.starts_with("docker save") && l.ends_with("odpi/egeria:4.0")),
         "{log:#?}"
     );
 }
@@ -365,7 +365,7 @@ fn missing_tools_point_to_the_local_substrate() {
 fn an_unpinned_checksum_is_read_once_from_the_repository_and_recorded() {
     let lab = TestLab::new("127.95");
     let fakes = Fakes::new();
-    let published = format!("{SHA1}  egeria-connector-crux-3.0-jar-with-dependencies.jar\n");
+    let published = format!("{SHA1}  egeria-connector-xtdb-4.0-jar-with-dependencies.jar\n");
     let (url, asked) = maven("200 OK", published);
     let values = repository_values(fakes.dir.path(), &url);
     let up = [UP, &["--values", values.as_str()]].concat();

@@ -41,12 +41,7 @@ fn calls_by_method(profile: &Value) -> std::collections::BTreeMap<String, usize>
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    e2e::lab_endpoint_client()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,12 +54,7 @@ impl Drop for StandIn {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    e2e::lab_endpoint_client()
 }
 
 async fn call(method: &str, path: &str, body: Option<Value>) -> (u16, String) {

@@ -856,17 +856,13 @@ fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
             humantime::format_duration(options.heal_deadline)
         ));
     }
-    for stop in &report.ingester_stops {
-        failures.push(format!(
-            "the XTDB transaction ingester stopped on {} at {}: {}{}",
-            stop.pod,
-            stop.at,
-            stop.cause,
-            stop.trigger
-                .as_deref()
-                .map(|t| format!(" (set off by the failed transaction function: {t})"))
-                .unwrap_or_default()
-        ));
+    for seen in &report.ingester_stops {
+        let stop = crate::xtdb::IngesterStop {
+            at: seen.at.clone(),
+            cause: seen.cause.clone(),
+            trigger: seen.trigger.clone(),
+        };
+        failures.push(stop.describe(&seen.pod));
     }
     let aborted: u64 = report
         .failure_reasons
