@@ -617,6 +617,8 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         &options,
         pts_progress.as_ref(),
     );
+    // A PTS cut short by its deadline fails the command, once the outage is reported.
+    let mut pts_incomplete = None;
     let report = if args.during_pts {
         let pts_options = pts.options(settings, session.state.egeria.kind);
         let out = pts
@@ -635,6 +637,13 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         print!("{}", crate::pts::render_table(&run));
         let failed: usize = run.profiles.iter().map(|p| p.failed).sum();
         println!("PTS results: {} ({failed} failed calls)", run.dir.display());
+        if !run.complete {
+            pts_incomplete = Some(format!(
+                "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
+                humantime::format_duration(pts_options.timeout),
+                run.dir.display()
+            ));
+        }
         report?
     } else {
         outage.await?
@@ -715,6 +724,9 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
     );
     if report.verdict != "pass" {
         anyhow::bail!("outage verdict fail: {}", report.failures.join("; "));
+    }
+    if let Some(incomplete) = pts_incomplete {
+        anyhow::bail!("{incomplete}");
     }
     Ok(())
 }
