@@ -205,7 +205,13 @@ pub async fn run_outage<S: Substrate>(
         })
         .collect();
     let every_pod_back = pods.iter().all(|p| p.ready_again_ms.is_some());
-    let failed_heals = heal_events.iter().filter(|e| e.error.is_some()).count();
+    // A heal cut short because the scenario killed that very pod again is superseded by
+    // the heal of its replacement: what counts is each pod's last heal.
+    let mut last_heals: std::collections::BTreeMap<&str, bool> = Default::default();
+    for event in &heal_events {
+        last_heals.insert(event.pod.as_str(), event.error.is_none());
+    }
+    let failed_heals = last_heals.values().filter(|healed| !**healed).count();
     let mut report = OutageReport {
         scenario: scenario.name.clone(),
         substrate: substrate.name().to_string(),
