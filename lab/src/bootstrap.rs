@@ -368,11 +368,86 @@ async fn configure_and_start<S: Substrate>(
             start.elapsed().as_millis()
         );
     }
+    if options.repository == LocalRepository::Connector {
+        caught_up(substrate, platform, pod, settings, options).await?;
+    }
     substrate
         .set_ready(&pod.name, &pod.uid, true)
         .await
         .map_err(|e| e.to_string())?;
     outcome.ready = true;
+    Ok(())
+}
+
+/// A pod joins the rotation only once its index has what the others acknowledged: a
+/// started server on a fresh node may still be replaying the golden store's log, and
+/// would answer reads without writes the service has already acknowledged. So a write is
+/// made through a pod already serving, and this pod must read it on its own address. The
+/// first pod of a lab has no other to ask, and needs none.
+async fn caught_up<S: Substrate>(
+    substrate: &S,
+    platform: &Platform,
+    pod: &PodInfo,
+    settings: &LabSettings,
+    options: &BootstrapOptions,
+) -> Result<(), String> {
+    let pods = substrate.list_pods().await.map_err(|e| e.to_string())?;
+    let Some(serving) = pods
+        .with_role(Role::Connector)
+        .find(|other| other.ready && other.name != pod.name)
+    else {
+        return Ok(());
+    };
+    let repository = |base: &Platform| {
+        format!(
+            "/servers/{}/open-metadata/repository-services/users/{}",
+            settings.connector_server,
+            base.user()
+        )
+    };
+    let other = crate::egeria::EgeriaClient::new(platform.user())
+        .platform(&serving.name, &serving.platform_url());
+    let name = format!("lab-catch-up-{}", uuid::Uuid::new_v4().simple());
+    let written = other
+        .call(crate::egeria::Call::post(
+            "write a marker for a joining pod to read",
+            format!("{}/instances/entity", repository(&other)),
+            Some(&crate::egeria::glossary_term_request(&name)),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let guid = written
+        .pointer("/entity/guid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{}: the marker write answered no guid", serving.name))?
+        .to_string();
+    let started = Instant::now();
+    poll_until(
+        &format!(
+            "{} to read the write {} acknowledged (its index catching up with the golden store)",
+            pod.name, serving.name
+        ),
+        options.start_deadline,
+        || async {
+            platform
+                .call(crate::egeria::Call::get(
+                    "read the marker written on another pod",
+                    format!("{}/instances/entity/{guid}", repository(platform)),
+                ))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if started.elapsed() > Duration::from_secs(1) {
+        eprintln!(
+            "  {:<16} caught up with the golden store in {} ms",
+            pod.name,
+            started.elapsed().as_millis()
+        );
+    }
     Ok(())
 }
 

@@ -434,6 +434,21 @@ impl Platform {
     }
 }
 
+/// The body creating a GlossaryTerm named `qualified_name`: a well-known type every
+/// Egeria (and the stand-in) has.
+pub fn glossary_term_request(qualified_name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "class": "EntityCreateRequest",
+        "entityTypeGUID": GLOSSARY_TERM,
+        "initialProperties": {"class": "InstanceProperties", "instanceProperties": {
+            "qualifiedName": {"class": "PrimitivePropertyValue", "instancePropertyCategory": "PRIMITIVE",
+                              "primitiveDefCategory": "OM_PRIMITIVE_TYPE_STRING",
+                              "primitiveValue": qualified_name}}},
+    })
+}
+
+const GLOSSARY_TERM: &str = "0db3e6ec-f5ef-4d75-ae38-b7ee6fd6ec0a";
+
 /// Percent-encodes one path segment (profile names hold spaces, test-case ids `<` `>`).
 pub fn encode_path_segment(segment: &str) -> String {
     segment

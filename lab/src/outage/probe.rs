@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-const GLOSSARY_TERM: &str = "0db3e6ec-f5ef-4d75-ae38-b7ee6fd6ec0a";
 /// The stand-in names the pod that answered; real Egeria does not.
 const POD_HEADER: &str = "x-lab-pod";
 
@@ -186,14 +185,7 @@ impl Probe {
 
     /// The body of a probe write: a GlossaryTerm named `lab-probe-<marker>-<suffix>`.
     pub fn write_body(&self, suffix: &str) -> Value {
-        json!({
-            "class": "EntityCreateRequest",
-            "entityTypeGUID": GLOSSARY_TERM,
-            "initialProperties": {"class": "InstanceProperties", "instanceProperties": {
-                "qualifiedName": {"class": "PrimitivePropertyValue", "instancePropertyCategory": "PRIMITIVE",
-                                  "primitiveDefCategory": "OM_PRIMITIVE_TYPE_STRING",
-                                  "primitiveValue": self.write_name(suffix)}}},
-        })
+        crate::egeria::glossary_term_request(&self.write_name(suffix))
     }
 
     fn write_name(&self, suffix: &str) -> String {
