@@ -405,8 +405,7 @@ async fn caught_up<S: Substrate>(
             base.user()
         )
     };
-    let other = crate::egeria::EgeriaClient::new(platform.user())
-        .platform(&serving.name, &serving.platform_url());
+    let other = platform.sibling(&serving.name, &serving.platform_url());
     let name = format!("lab-catch-up-{}", uuid::Uuid::new_v4().simple());
     let written = other
         .call(crate::egeria::Call::post(

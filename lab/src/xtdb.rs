@@ -63,13 +63,14 @@ pub fn newest_start(log: &str) -> Option<NodeStart> {
 }
 
 /// One stop of a node's transaction ingester, as its log tells it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IngesterStop {
     /// The log line's own time stamp.
     pub at: String,
     /// The exception that stopped it (the line after XTDB's error line).
     pub cause: String,
     /// The failed transaction function that set it off, if the log names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
 }
 

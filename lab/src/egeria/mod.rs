@@ -290,6 +290,11 @@ impl<'a> Call<'a> {
 }
 
 impl Platform {
+    /// Another pod's platform, reached with this one's client (and its pod logs).
+    pub fn sibling(&self, pod: &str, base_url: &str) -> Platform {
+        self.client.platform(pod, base_url)
+    }
+
     pub fn pod(&self) -> &str {
         &self.pod
     }

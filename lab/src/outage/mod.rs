@@ -91,15 +91,12 @@ pub struct PodWrite {
     pub error: Option<String>,
 }
 
-/// A stopped transaction ingester, as a pod's log tells it.
+/// A stopped transaction ingester, and the pod whose log tells it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngesterStopSeen {
     pub pod: String,
-    /// The log line's own time.
-    pub at: String,
-    pub cause: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    #[serde(flatten)]
+    pub stop: crate::xtdb::IngesterStop,
 }
 
 impl OutageReport {

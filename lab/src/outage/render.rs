@@ -117,11 +117,12 @@ pub fn markdown(report: &OutageReport) -> String {
                 }
             );
         }
-        for stop in &report.ingester_stops {
+        for seen in &report.ingester_stops {
+            let stop = &seen.stop;
             let _ = writeln!(
                 md,
                 "- **Transaction ingester stopped** on {} at {}: {}{}",
-                md_text(&stop.pod),
+                md_text(&seen.pod),
                 md_text(&stop.at),
                 md_text(&stop.cause),
                 stop.trigger

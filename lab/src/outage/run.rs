@@ -746,12 +746,7 @@ fn ingester_stops(logs: &std::path::Path, connectors: &[PodInfo]) -> Vec<super::
     let pods: Vec<String> = connectors.iter().map(|pod| pod.name.clone()).collect();
     crate::xtdb::stops_in_logs(logs, &pods)
         .into_iter()
-        .map(|(pod, stop)| super::IngesterStopSeen {
-            pod,
-            at: stop.at,
-            cause: stop.cause,
-            trigger: stop.trigger,
-        })
+        .map(|(pod, stop)| super::IngesterStopSeen { pod, stop })
         .collect()
 }
 
@@ -863,12 +858,7 @@ fn judge(report: &OutageReport, options: &OutageOptions) -> Vec<String> {
         ));
     }
     for seen in &report.ingester_stops {
-        let stop = crate::xtdb::IngesterStop {
-            at: seen.at.clone(),
-            cause: seen.cause.clone(),
-            trigger: seen.trigger.clone(),
-        };
-        failures.push(stop.describe(&seen.pod));
+        failures.push(seen.stop.describe(&seen.pod));
     }
     let aborted: u64 = report
         .failure_reasons
