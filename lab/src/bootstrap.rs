@@ -72,10 +72,31 @@ pub struct PodOutcome {
     /// The XTDB version the pod's node reported running on its configured stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xtdb_version: Option<String>,
+    /// When each step ended: what a run's page draws as the pod's timeline.
+    #[serde(default)]
+    pub steps: PodSteps,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Milliseconds from the bootstrap's (or heal's) beginning to the end of each step; a
+/// step not reached is absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodSteps {
+    /// The platform answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_ms: Option<u64>,
+    /// The common configuration was deployed and read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_ms: Option<u64>,
+    /// The server (and its repository) started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// Put into the service's rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +132,7 @@ impl PodOutcome {
             start_ms: None,
             platform_origin: None,
             xtdb_version: None,
+            steps: PodSteps::default(),
             note: None,
             error: None,
         }
@@ -150,19 +172,20 @@ pub async fn bootstrap<S: Substrate>(
     }
 
     eprintln!("waiting for {} platforms", connectors.len() + 1);
-    let platforms = futures::future::try_join_all(
-        connectors
-            .iter()
-            .chain([&pts])
-            .map(|pod| wait_for_platform(client, pod, &settings.connector_server, options)),
-    )
-    .await?;
+    let platforms =
+        futures::future::try_join_all(connectors.iter().chain([&pts]).map(|pod| async move {
+            let platform =
+                wait_for_platform(client, pod, &settings.connector_server, options).await?;
+            Ok::<_, DeadlineExceeded>((platform, started.elapsed().as_millis() as u64))
+        }))
+        .await?;
     eprintln!(
         "  every platform answers ({} ms)",
         started.elapsed().as_millis()
     );
 
     let pts_platform = client.platform(&pts.name, &pts.platform_url());
+    let platforms = &platforms[..connectors.len()];
     let (document, source) = common_configuration(
         &pts_platform,
         substrate,
@@ -191,13 +214,20 @@ pub async fn bootstrap<S: Substrate>(
         connectors.len()
     );
 
-    let outcomes: Vec<PodOutcome> =
-        futures::stream::iter(connectors.iter().zip(&platforms).map(|(pod, platform)| {
-            bring_up(substrate, platform, pod, &document, settings, options)
-        }))
-        .buffered(options.parallelism.max(1))
-        .collect()
-        .await;
+    let document = &document;
+    let outcomes: Vec<PodOutcome> = futures::stream::iter(connectors.iter().zip(platforms).map(
+        |(pod, (platform, platform_ms))| async move {
+            let mut outcome = bring_up(
+                substrate, platform, pod, document, settings, options, started,
+            )
+            .await;
+            outcome.steps.platform_ms = Some(*platform_ms);
+            outcome
+        },
+    ))
+    .buffered(options.parallelism.max(1))
+    .collect()
+    .await;
 
     Ok(BootstrapReport {
         release: settings.release.clone(),
@@ -298,6 +328,7 @@ pub(crate) async fn bring_up<S: Substrate>(
     document: &Value,
     settings: &LabSettings,
     options: &BootstrapOptions,
+    since: Instant,
 ) -> PodOutcome {
     let mut outcome = PodOutcome::untouched(pod);
     if let Err(error) = configure_and_start(
@@ -307,7 +338,10 @@ pub(crate) async fn bring_up<S: Substrate>(
         document,
         settings,
         options,
-        &mut outcome,
+        &mut Progress {
+            outcome: &mut outcome,
+            since,
+        },
     )
     .await
     {
@@ -324,8 +358,11 @@ async fn configure_and_start<S: Substrate>(
     document: &Value,
     settings: &LabSettings,
     options: &BootstrapOptions,
-    outcome: &mut PodOutcome,
+    progress: &mut Progress<'_>,
 ) -> Result<(), String> {
+    let outcome = &mut *progress.outcome;
+    let since = progress.since;
+    let at = || Some(since.elapsed().as_millis() as u64);
     let admin = platform.admin(&settings.connector_server);
     let text = |e: EgeriaError| e.to_string();
     outcome.platform_origin = Some(platform.origin().await.map_err(text)?);
@@ -351,6 +388,7 @@ async fn configure_and_start<S: Substrate>(
             ));
         }
         outcome.configured = true;
+        outcome.steps.configured_ms = at();
         let start = Instant::now();
         admin
             .start_instance(options.start_deadline)
@@ -362,6 +400,7 @@ async fn configure_and_start<S: Substrate>(
         }
         outcome.start_ms = Some(start.elapsed().as_millis() as u64);
         outcome.started = true;
+        outcome.steps.started_ms = at();
         eprintln!(
             "  {:<16} started in {} ms",
             pod.name,
@@ -376,7 +415,14 @@ async fn configure_and_start<S: Substrate>(
         .await
         .map_err(|e| e.to_string())?;
     outcome.ready = true;
+    outcome.steps.ready_ms = at();
     Ok(())
+}
+
+/// A pod's outcome as it is being built, and the moment its steps are timed from.
+struct Progress<'a> {
+    outcome: &'a mut PodOutcome,
+    since: Instant,
 }
 
 /// A pod joins the rotation only once its index has what the others acknowledged: a

@@ -110,14 +110,22 @@ async fn ensure_serving(session: &Session) -> anyhow::Result<()> {
 }
 
 /// How this lab's pods are configured and started, by bootstrap and by every healer.
+/// The pods' logs, which only a local lab keeps where the lab can read them.
+fn local_pod_logs(session: &Session) -> Option<std::path::PathBuf> {
+    session
+        .state
+        .local()
+        .is_some()
+        .then(|| session.state.run_dir.join("logs"))
+}
+
 pub fn lab_bootstrap_options(session: &Session) -> BootstrapOptions {
     let egeria = &session.state.egeria;
     let real_connector = egeria.kind == crate::state::EgeriaKind::Real
         && egeria.repository == crate::state::LocalRepository::Connector;
     BootstrapOptions {
         repository: egeria.repository,
-        xtdb_logs: (real_connector && session.state.local().is_some())
-            .then(|| session.state.run_dir.join("logs")),
+        xtdb_logs: local_pod_logs(session).filter(|_| real_connector),
         ..BootstrapOptions::default()
     }
 }
@@ -258,6 +266,7 @@ impl PtsArgs {
             timeout: self.timeout,
             parallelism: usize::from(self.collect_parallel),
             start_deadline: Duration::from_secs(900),
+            pod_logs: None,
         }
     }
 
@@ -292,7 +301,10 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
     let session = Session::open(dir).await?;
     ensure_serving(&session).await?;
     let settings = &session.state.settings;
-    let options = args.options(settings, session.state.egeria.kind);
+    let options = crate::pts::PtsOptions {
+        pod_logs: local_pod_logs(&session),
+        ..args.options(settings, session.state.egeria.kind)
+    };
     let out = args
         .out
         .clone()
@@ -364,12 +376,8 @@ pub async fn pts_command(dir: LabDir, args: &PtsArgs) -> anyhow::Result<()> {
             run.dir.display()
         );
     }
-    if !run.complete {
-        anyhow::bail!(
-            "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
-            humantime::format_duration(args.timeout),
-            run.dir.display()
-        );
+    if let Some(shortfall) = run.shortfall(args.timeout) {
+        anyhow::bail!(shortfall);
     }
     Ok(())
 }
@@ -620,7 +628,10 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
     // A PTS cut short by its deadline fails the command, once the outage is reported.
     let mut pts_incomplete = None;
     let report = if args.during_pts {
-        let pts_options = pts.options(settings, session.state.egeria.kind);
+        let pts_options = crate::pts::PtsOptions {
+            pod_logs: local_pod_logs(&session),
+            ..pts.options(settings, session.state.egeria.kind)
+        };
         let out = pts
             .out
             .clone()
@@ -637,13 +648,7 @@ pub async fn outage_with_pts(dir: LabDir, args: &OutageArgs, pts: &PtsArgs) -> a
         print!("{}", crate::pts::render_table(&run));
         let failed: usize = run.profiles.iter().map(|p| p.failed).sum();
         println!("PTS results: {} ({failed} failed calls)", run.dir.display());
-        if !run.complete {
-            pts_incomplete = Some(format!(
-                "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
-                humantime::format_duration(pts_options.timeout),
-                run.dir.display()
-            ));
-        }
+        pts_incomplete = run.shortfall(pts_options.timeout);
         report?
     } else {
         outage.await?

@@ -145,6 +145,7 @@ impl<'a, S: Substrate> Healer<'a, S> {
                     &self.document,
                     self.settings,
                     &self.options,
+                    started,
                 )
                 .await
             }

@@ -20,6 +20,9 @@ pub struct PtsOptions {
     /// How many report documents are fetched at once.
     pub parallelism: usize,
     pub start_deadline: Duration,
+    /// Where the pods' logs are (local labs): the PTS pod's is read for a workbench that
+    /// gave up half-way.
+    pub pod_logs: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,54 @@ pub struct ProfileLine {
     pub calls: usize,
     pub failed: usize,
     pub median_ms: Option<f64>,
+    /// What each failed call was, in the workbench's own words.
+    pub failures: Vec<FailedCall>,
+}
+
+/// One piece of negative evidence: which assertion of which test case failed, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedCall {
+    pub test_case: String,
+    pub assertion: String,
+    pub method: Option<String>,
+    /// `UNSUCCESSFUL_ASSERTION`, `UNEXPECTED_EXCEPTION`, …
+    pub kind: String,
+    /// The exception's message when the call threw.
+    pub message: Option<String>,
+}
+
+impl FailedCall {
+    fn of_evidence(evidence: &Value) -> Self {
+        let text = |value: &Value| value.as_str().map(str::to_string);
+        let exception = &evidence["conformanceException"];
+        Self {
+            test_case: text(&evidence["testCaseId"]).unwrap_or_else(|| "(no test case id)".into()),
+            assertion: text(&evidence["assertionId"]).unwrap_or_else(|| "(no assertion id)".into()),
+            method: text(&evidence["methodName"]),
+            kind: text(&evidence["testEvidenceType"])
+                .unwrap_or_else(|| "(no evidence type)".into()),
+            message: text(&exception["errorMessage"])
+                .or_else(|| text(&exception["exceptionClassName"])),
+        }
+    }
+
+    /// One line: the kind, the assertion (and method), the test case, the message.
+    pub fn describe(&self) -> String {
+        let method = self
+            .method
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        let message = self
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        format!(
+            "{} {}{method} in {}{message}",
+            self.kind, self.assertion, self.test_case
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -64,6 +115,50 @@ pub struct PtsRun {
     pub profiles: Vec<ProfileLine>,
     pub test_cases: usize,
     pub never_ran: usize,
+    /// The workbench's own words when its test run threw and it gave up half-way (it
+    /// then says it is complete all the same), with the log they are quoted from.
+    pub stopped_early: Option<String>,
+}
+
+impl PtsRun {
+    /// Why the results are partial, if they are: `timeout` was the PTS's deadline.
+    pub fn shortfall(&self, timeout: Duration) -> Option<String> {
+        if !self.complete {
+            return Some(format!(
+                "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
+                humantime::format_duration(timeout),
+                self.dir.display()
+            ));
+        }
+        self.stopped_early.as_ref().map(|why| {
+            format!(
+                "the PTS workbench gave up before its last profile: {why}\n  every profile after that \
+                 never ran; the results in {} are partial (see INCOMPLETE.json)",
+                self.dir.display()
+            )
+        })
+    }
+}
+
+/// The audit code a conformance workbench logs when its test run throws; it then marks
+/// itself complete anyway, and every later profile never runs.
+const WORKBENCH_FAILURE: &str = "CONFORMANCE-SUITE-0009";
+
+/// The last `WORKBENCH_FAILURE` line of a PTS pod's log, quoted from the code on, with
+/// the log's path; `None` when there is none (or no log to read).
+fn workbench_failure(log: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(log).ok()?;
+    let line = std::io::BufReader::new(file)
+        .split(b'\n')
+        .map_while(Result::ok)
+        .filter_map(|line| {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            line.find(WORKBENCH_FAILURE)
+                .map(|at| line[at..].trim_end().to_string())
+        })
+        .last()?;
+    Some(format!("{line} (in {})", log.display()))
 }
 
 pub async fn run_pts<S: Substrate>(
@@ -82,19 +177,34 @@ pub async fn run_pts<S: Substrate>(
     configure_and_start(&pts, substrate, settings, options).await?;
 
     let complete = wait_for_workbench(&pts, &settings.pts_server, options.timeout).await?;
+    let stopped_early = options
+        .pod_logs
+        .as_ref()
+        .and_then(|logs| workbench_failure(&logs.join(format!("{}.log", pts_pod.name))));
     let collected = collect(&pts, substrate, client, settings, out, options).await?;
-    if !complete {
+    let partial = if !complete {
+        Some(format!(
+            "the performance workbench had not completed after {}",
+            humantime::format_duration(options.timeout)
+        ))
+    } else {
+        stopped_early
+            .as_ref()
+            .map(|why| format!("the performance workbench gave up half-way: {why}"))
+    };
+    if let Some(reason) = partial {
         write(
             &out.join("INCOMPLETE.json"),
             &serde_json::json!({
-                "reason": format!("the performance workbench had not completed after {}", humantime::format_duration(options.timeout)),
-                "collected": "whatever reports existed at the deadline",
+                "reason": reason,
+                "collected": "whatever reports existed when the workbench stopped",
             }),
         )?;
     }
     Ok(PtsRun {
         dir: out.to_path_buf(),
         complete,
+        stopped_early,
         ..collected
     })
 }
@@ -333,6 +443,7 @@ async fn collect<S: Substrate>(
         profiles: lines,
         test_cases,
         never_ran,
+        stopped_early: None,
     })
 }
 
@@ -390,7 +501,10 @@ fn profile_line(name: &str, report: &Value) -> ProfileLine {
         .iter()
         .filter_map(|e| e["elapsedTime"].as_u64())
         .collect();
-    let failed = evidence("negativeTestEvidence").len();
+    let failures: Vec<FailedCall> = evidence("negativeTestEvidence")
+        .iter()
+        .map(FailedCall::of_evidence)
+        .collect();
     times.sort_unstable();
     let median_ms = match times.len() {
         0 => None,
@@ -399,9 +513,10 @@ fn profile_line(name: &str, report: &Value) -> ProfileLine {
     };
     ProfileLine {
         profile: name.to_string(),
-        calls: times.len() + failed,
-        failed,
+        calls: times.len() + failures.len(),
+        failed: failures.len(),
         median_ms,
+        failures,
     }
 }
 
@@ -504,6 +619,12 @@ fn tar_files(target: &Path, base: &Path, entries: &[&str]) -> std::io::Result<()
 }
 
 pub fn render_table(run: &PtsRun) -> String {
+    if run.profiles.iter().all(|line| line.calls == 0) {
+        return format!(
+            "the PTS recorded no call in any profile ({} test cases)\n",
+            run.test_cases
+        );
+    }
     let mut out = format!(
         "{:<32} {:>7} {:>7} {:>10}\n",
         "PROFILE", "CALLS", "FAILED", "MEDIAN ms"
@@ -519,8 +640,29 @@ pub fn render_table(run: &PtsRun) -> String {
                 .unwrap_or_else(|| "-".into())
         ));
     }
+    let failures: Vec<(&str, &FailedCall)> = run
+        .profiles
+        .iter()
+        .flat_map(|line| line.failures.iter().map(|f| (line.profile.as_str(), f)))
+        .collect();
+    if !failures.is_empty() {
+        out.push_str(&format!("failed calls ({}):\n", failures.len()));
+    }
+    for (profile, failure) in failures.iter().take(FAILURES_LISTED) {
+        out.push_str(&format!("  {profile}: {}\n", failure.describe()));
+    }
+    if failures.len() > FAILURES_LISTED {
+        out.push_str(&format!(
+            "  … and {} more, in {}\n",
+            failures.len() - FAILURES_LISTED,
+            run.dir.join("profile-details").display()
+        ));
+    }
     out
 }
+
+/// Failed calls named one by one under the table; the rest are counted.
+const FAILURES_LISTED: usize = 10;
 
 #[cfg(test)]
 mod tests {
@@ -589,6 +731,85 @@ mod tests {
     }
 
     #[test]
+    fn failed_calls_are_listed_under_the_table_in_the_workbench_words() {
+        let failure = |n: usize| {
+            json!({"testEvidenceType": "UNEXPECTED_EXCEPTION", "assertionId": format!("search-{n}"),
+                "methodName": "findRelationships", "testCaseId": "repository-relationship-search-performance-T",
+                "conformanceException": {"exceptionClassName": "FunctionNotSupportedException",
+                    "errorMessage": "OMRS-REPOSITORY-400-001 regex not supported"}})
+        };
+        let report = json!({"profileResult": {"requirementResults": [{
+            "positiveTestEvidence": [{"elapsedTime": 5}],
+            "negativeTestEvidence": (0..12).map(failure).collect::<Vec<_>>(),
+        }]}});
+        let run = PtsRun {
+            dir: PathBuf::from("/runs/r/pts"),
+            complete: true,
+            profiles: vec![profile_line("Relationship search", &report)],
+            test_cases: 1,
+            never_ran: 0,
+            stopped_early: None,
+        };
+        let table = render_table(&run);
+        assert!(table.contains("failed calls (12):"), "{table}");
+        assert!(
+            table.contains("  Relationship search: UNEXPECTED_EXCEPTION search-0 (findRelationships) in repository-relationship-search-performance-T: OMRS-REPOSITORY-400-001 regex not supported\n"),
+            "{table}"
+        );
+        assert!(table.contains("search-9 "), "{table}");
+        assert!(!table.contains("search-10 "), "{table}");
+        assert!(
+            table.contains("… and 2 more, in /runs/r/pts/profile-details"),
+            "{table}"
+        );
+        let cut_short = PtsRun {
+            profiles: vec![profile_line("Entity creation", &json!({}))],
+            test_cases: 0,
+            ..run
+        };
+        assert_eq!(
+            render_table(&cut_short),
+            "the PTS recorded no call in any profile (0 test cases)\n"
+        );
+    }
+
+    #[test]
+    fn a_workbench_that_gave_up_half_way_is_a_partial_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("lab-pts.log");
+        std::fs::write(
+            &log,
+            "Sun Dec 06 09:10:40 UTC 2026 pts Event OMRS-AUDIT-8009 sent\n\
+             Sun Dec 06 09:10:41 UTC 2026 pts Error CONFORMANCE-SUITE-0009 The Open Metadata \
+             Conformance Workbench performance-workbench is unable to run its tests; error \
+             message is null\n2026-12-06T09:10:41Z ERROR Unexpected error.\n",
+        )
+        .unwrap();
+        let why = workbench_failure(&log).expect("the failure is found");
+        assert!(
+            why.starts_with("CONFORMANCE-SUITE-0009 The Open Metadata Conformance Workbench performance-workbench is unable to run its tests; error message is null (in "),
+            "{why}"
+        );
+        let run = PtsRun {
+            dir: dir.path().join("pts"),
+            complete: true,
+            profiles: Vec::new(),
+            test_cases: 7772,
+            never_ran: 232,
+            stopped_early: Some(why),
+        };
+        let shortfall = run.shortfall(Duration::from_secs(60)).unwrap();
+        assert!(
+            shortfall.contains("gave up before its last profile: CONFORMANCE-SUITE-0009"),
+            "{shortfall}"
+        );
+        assert!(shortfall.contains("lab-pts.log"), "{shortfall}");
+        std::fs::write(&log, "OMRS-AUDIT-8009 sent\n").unwrap();
+        assert_eq!(workbench_failure(&log), None);
+        assert_eq!(workbench_failure(&dir.path().join("absent.log")), None);
+    }
+
+    #[test]
     fn file_names_replace_spaces_and_angle_brackets() {
         assert_eq!(file_name("Entity creation"), "Entity_creation");
         assert_eq!(file_name("case-<Glossary>"), "case-_Glossary_");
@@ -604,6 +825,7 @@ mod tests {
         assert_eq!(line.calls, 5);
         assert_eq!(line.failed, 1);
         assert_eq!(line.median_ms, Some(4.0));
+        assert_eq!(line.failures[0].kind, "(no evidence type)");
         let never = profile_line("Entity purge", &json!({"profileResult": {}}));
         assert_eq!((never.calls, never.median_ms), (0, None));
     }

@@ -193,6 +193,17 @@ impl TestLab {
         };
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            // A failure's cause is often far from a log's end.
+            let errors: Vec<&str> = text
+                .lines()
+                .filter(|line| line.contains("ERROR") || line.contains("Exception"))
+                .collect();
+            if !errors.is_empty() {
+                eprintln!("--- {} (last error lines)", entry.path().display());
+                for line in &errors[errors.len().saturating_sub(20)..] {
+                    eprintln!("{line}");
+                }
+            }
             let tail: Vec<&str> = text.lines().rev().take(20).collect();
             eprintln!("--- {} (last lines)", entry.path().display());
             for line in tail.iter().rev() {

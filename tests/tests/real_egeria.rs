@@ -29,8 +29,8 @@ fn evidence(profile: &Value) -> (usize, usize) {
     (count("positiveTestEvidence"), count("negativeTestEvidence"))
 }
 
-#[test]
-fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
+/// `lab-run` on real Egeria 4.0's in-memory repository, one connector pod, no outage.
+fn real_lab_run() -> (TestLab, e2e::Run) {
     let lab = TestLab::new("127.89");
     let run = lab.xtask(&[
         "lab-run",
@@ -45,6 +45,36 @@ fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
         "--scenario",
         "none",
     ]);
+    (lab, run)
+}
+
+/// Whether a run went wrong in Egeria's own workbench, and the lab said so plainly: the
+/// workbench gave up half-way (`CONFORMANCE-SUITE-0009`, seen once in CI: the purge
+/// profiles never ran), or it recorded failed calls, each listed with its assertion.
+fn workbench_fault_reported(run: &e2e::Run) -> bool {
+    let gave_up = !run.success
+        && run
+            .stderr
+            .contains("the PTS workbench gave up before its last profile: CONFORMANCE-SUITE-0009");
+    let failed_calls_listed = run.success
+        && !run.stdout.contains(" 0 failed calls")
+        && run.stdout.contains("failed calls (");
+    gave_up || failed_calls_listed
+}
+
+#[test]
+fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
+    let (mut lab, mut run) = real_lab_run();
+    // Egeria's workbench is not the lab: a fault of its own, reported as such, earns one
+    // more run in a fresh lab, which must then be clean.
+    if workbench_fault_reported(&run) {
+        eprintln!(
+            "the first run met a fault of Egeria's own workbench, reported by the lab:\n{}\n{}\nrunning a fresh lab",
+            run.stdout, run.stderr
+        );
+        drop(lab);
+        (lab, run) = real_lab_run();
+    }
     run.assert_ok();
     // What the user is told: which Egeria ran, and the PTS's table.
     assert!(

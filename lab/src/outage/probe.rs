@@ -112,6 +112,31 @@ impl Probe {
             .is_ok_and(|answer| answer.is_ok())
     }
 
+    /// Refuses a service that has not acknowledged a single probe write within
+    /// `deadline`: faults injected into a lab that never served would measure nothing.
+    /// The error names the service, the wait and the last answer.
+    pub async fn ensure_served(&self, deadline: Duration) -> Result<(), String> {
+        if self.wait_write_acked(0, deadline).await {
+            return Ok(());
+        }
+        let shared = self.shared.lock().expect("probe lock");
+        let last_answer = shared
+            .samples
+            .iter()
+            .max_by_key(|sample| sample.at_ms)
+            .map(|sample| sample.error.clone().unwrap_or_else(|| "answered".into()))
+            .unwrap_or_else(|| "no request was answered".into());
+        Err(format!(
+            "no probe write through the connector service {} was acknowledged within {} \
+             ({} requests sent; the last: {last_answer}), so no fault was injected.\n  \
+             The lab is not serving: see `cargo xtask status`, then run `cargo xtask bootstrap` \
+             (or `cargo xtask heal`)",
+            self.config.service_url,
+            humantime::format_duration(deadline),
+            shared.samples.len()
+        ))
+    }
+
     /// Milliseconds since the probe started: the timeline's clock.
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -341,5 +366,58 @@ fn why_failed(answer: &Result<Value, String>, otherwise: &str) -> String {
             ),
             _ => otherwise.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A probe on a service answering every request with `answer`, running until dropped.
+    async fn probe_on(answer: Value) -> (Arc<Probe>, watch::Sender<bool>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || {
+            let answer = answer.clone();
+            async move { axum::Json(answer) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let probe = Arc::new(Probe::new(ProbeConfig {
+            service_url: url,
+            server: "crux".into(),
+            user: "myuser".into(),
+            rate: 50.0,
+            timeout: Duration::from_secs(2),
+            marker: "test".into(),
+        }));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(probe.clone().run(stop_rx));
+        (probe, stop_tx)
+    }
+
+    #[tokio::test]
+    async fn faults_wait_for_a_service_that_acknowledges_writes() {
+        let (serving, _stop) = probe_on(serde_json::json!({
+            "relatedHTTPCode": 200, "entity": {"guid": "g-1"}
+        }))
+        .await;
+        serving.ensure_served(Duration::from_secs(5)).await.unwrap();
+
+        let (refusing, _stop) = probe_on(serde_json::json!({
+            "relatedHTTPCode": 404,
+            "exceptionErrorMessage": "OMAG-MULTI-TENANT-404-001 The OMAG Server crux is not available"
+        }))
+        .await;
+        let error = refusing
+            .ensure_served(Duration::from_millis(400))
+            .await
+            .unwrap_err();
+        assert!(error.contains("was acknowledged within 400ms"), "{error}");
+        assert!(error.contains("http://127.0.0.1:"), "{error}");
+        assert!(
+            error.contains("the last: Egeria 404: OMAG-MULTI-TENANT-404-001"),
+            "{error}"
+        );
+        assert!(error.contains("cargo xtask bootstrap"), "{error}");
     }
 }

@@ -123,6 +123,10 @@ pub async fn run_outage<S: Substrate>(
                     None
                 }
             };
+            probe
+                .ensure_served(PROBE_SERVED_DEADLINE.max(options.request_timeout * 3))
+                .await
+                .map_err(anyhow::Error::msg)?;
             let driven = drive(substrate, settings, scenario, options, &probe, &log).await?;
             let writes_back =
                 wait_writes_back(&probe, driven.last_fault_ms, options.heal_deadline).await;
@@ -248,6 +252,9 @@ pub async fn run_outage<S: Substrate>(
     .into();
     Ok(report)
 }
+
+/// How long the probe may take to get its first write acknowledged before any fault.
+const PROBE_SERVED_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How long the PTS may take to make its first call (a real PTS server's start included).
 const PTS_CALLS_DEADLINE: Duration = Duration::from_secs(10 * 60);
