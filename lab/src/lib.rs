@@ -12,6 +12,7 @@ pub mod heal;
 pub mod kafka;
 pub mod node_faults;
 pub mod outage;
+pub mod page;
 /// The PTS report lives in a crate of its own (built optimised in debug builds).
 pub use pts_report as report;
 pub mod prereq;

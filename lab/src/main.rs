@@ -56,8 +56,19 @@ enum Command {
     ExportRun,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors and verdicts (a regression, a failed outage) are printed with their causes and
+/// no backtrace, whatever `RUST_BACKTRACE` says: they are outcomes, not crashes.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = LabDir::new(cli.lab_dir);
     match cli.command {
         Command::ControlPlane { spec } => {

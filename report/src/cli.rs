@@ -1,6 +1,6 @@
 //! The `report` command, as both `cargo xtask report` and the built `lab report` run it:
-//! per-(profile, method) figures of a PTS result set, with Markdown, JSON and SVG output;
-//! `--compare` sets a second run beside it and fails on regressions. (Behind the `cli`
+//! per-(profile, method) figures of a PTS result set, with Markdown, JSON, SVG and HTML
+//! output; `--baseline` judges it against another run and fails on regressions. (Behind the `cli`
 //! feature: the command's edge, with clap and anyhow, which the library itself needs not.)
 
 use crate::{self as report, Comparison};
@@ -9,18 +9,27 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A run folder, an upstream result folder (profile-details/ or pd.tar.gz) or a
-    /// release tarball [default: the latest run's pts/ folder].
+    /// The result set to analyse (with --baseline: the run under judgement): a run
+    /// folder, an upstream result folder (profile-details/ or pd.tar.gz) or a release
+    /// tarball [default: the latest run's pts/ folder].
     path: Option<PathBuf>,
-    /// A second result set to compare with the first (ratios are second ÷ first).
-    #[arg(long, value_name = "PATH")]
+    /// A result set to judge PATH against: ratios are PATH's medians ÷ the baseline's,
+    /// and a pair more than --threshold slower in PATH is a regression.
+    #[arg(long, value_name = "BASELINE", conflicts_with = "compare")]
+    baseline: Option<PathBuf>,
+    /// The older way to compare, kept for scripts: PATH is the baseline and this one the
+    /// run under judgement (ratios are this ÷ PATH). Prefer --baseline.
+    #[arg(long, value_name = "RUN")]
     compare: Option<PathBuf>,
     /// Where to write the report [default: <PATH>/report/, or <name>-report/ beside a tarball].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// With --compare: flag pairs whose median is more than this many percent slower.
+    /// With a comparison: flag pairs whose median is more than this many percent slower.
     #[arg(long, value_name = "PCT", default_value_t = 10.0)]
     threshold: f64,
+    /// Also write the report as one self-contained page, index.html, and print its URL.
+    #[arg(long)]
+    html: bool,
 }
 
 /// How the last line states the command's peak memory (read by `cargo xtask bench report`).
@@ -67,23 +76,50 @@ fn report(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     for note in &summary.notes {
         println!("note: {note}");
     }
-    let Some(second_path) = args.compare else {
-        println!("report written to {}", out.display());
-        return Ok(());
+    let comparison = match (args.baseline, args.compare) {
+        (Some(baseline), _) => {
+            let baseline =
+                report::analyse(&baseline).context("reading the baseline (--baseline)")?;
+            Some(report::compare(&baseline, &summary, args.threshold))
+        }
+        (None, Some(run)) => {
+            println!(
+                "note: --compare takes PATH as the baseline and {} as the run under judgement; \
+                 `report <run> --baseline <baseline>` says so plainly",
+                run.display()
+            );
+            let run =
+                report::analyse(&run).context("reading the run under judgement (--compare)")?;
+            Some(report::compare(&summary, &run, args.threshold))
+        }
+        (None, None) => None,
     };
-    let second = report::analyse(&second_path)
-        .context("reading the result set to compare with (--compare)")?;
-    let comparison = report::compare(&summary, &second, args.threshold);
-    report::write_comparison(&comparison, &out)
-        .with_context(|| format!("writing the comparison into {}", out.display()))?;
-    println!("report and comparison written to {}", out.display());
-    fail_on_regressions(&comparison)
+    if let Some(comparison) = &comparison {
+        println!("baseline:            {}", comparison.baseline);
+        println!("run under judgement: {}", comparison.run);
+        println!("ratios: the run's medians ÷ the baseline's");
+        report::write_comparison(comparison, &out)
+            .with_context(|| format!("writing the comparison into {}", out.display()))?;
+    }
+    println!("report written to {}", out.display());
+    if args.html {
+        let page = out.join("index.html");
+        let html = crate::html::report_page(&summary, comparison.as_ref());
+        std::fs::write(&page, html).with_context(|| format!("writing {}", page.display()))?;
+        println!("page: {}", crate::html::file_url(&page));
+    }
+    match &comparison {
+        Some(comparison) => judge(comparison),
+        None => Ok(()),
+    }
 }
 
-fn fail_on_regressions(comparison: &Comparison) -> anyhow::Result<()> {
+/// A regression is the command's verdict: the front doors print it (never with a
+/// backtrace) and exit non-zero.
+fn judge(comparison: &Comparison) -> anyhow::Result<()> {
     for (label, keys) in [
-        ("only in the first run", &comparison.only_in_first),
-        ("only in the second run", &comparison.only_in_second),
+        ("only in the baseline", &comparison.only_in_baseline),
+        ("only in the run under judgement", &comparison.only_in_run),
     ] {
         if !keys.is_empty() {
             println!("{} pairs {label} (listed in comparison.md)", keys.len());
@@ -101,7 +137,7 @@ fn fail_on_regressions(comparison: &Comparison) -> anyhow::Result<()> {
         return Ok(());
     }
     anyhow::bail!(
-        "{} pairs more than {}% slower in the second run: {}",
+        "{} pairs more than {}% slower in the run under judgement than in the baseline: {}",
         regressed.len(),
         comparison.threshold_pct,
         regressed.join(", ")

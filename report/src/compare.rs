@@ -1,5 +1,5 @@
-//! Comparing two runs pair by pair: the ratio of medians (second ÷ first), and which
-//! pairs slowed down past a threshold.
+//! Comparing a run under judgement with a baseline, pair by pair: the ratio of medians
+//! (run ÷ baseline), and which pairs slowed down past a threshold.
 
 use super::{Pair, Summary};
 use serde::{Deserialize, Serialize};
@@ -22,23 +22,25 @@ pub struct PairKey {
 pub struct PairChange {
     pub profile: String,
     pub method: String,
-    pub first: Spread,
-    pub second: Spread,
-    /// Second median ÷ first median; `None` when only the first median is zero.
+    pub baseline: Spread,
+    pub run: Spread,
+    /// The run's median ÷ the baseline's; `None` when only the baseline's is zero.
     pub ratio: Option<f64>,
-    /// How much slower the second run is, in percent (negative: faster).
+    /// How much slower the run is than the baseline, in percent (negative: faster).
     pub change_pct: Option<f64>,
     pub regressed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    pub first: String,
-    pub second: String,
+    /// Where the baseline's results were read.
+    pub baseline: String,
+    /// Where the results of the run under judgement were read.
+    pub run: String,
     pub threshold_pct: f64,
     pub pairs: Vec<PairChange>,
-    pub only_in_first: Vec<PairKey>,
-    pub only_in_second: Vec<PairKey>,
+    pub only_in_baseline: Vec<PairKey>,
+    pub only_in_run: Vec<PairKey>,
 }
 
 impl Comparison {
@@ -62,14 +64,14 @@ fn by_key(summary: &Summary) -> BTreeMap<PairKey, &Pair> {
 }
 
 /// Pairs in both runs are compared; pairs in only one are listed, not dropped.
-pub fn compare(first: &Summary, second: &Summary, threshold_pct: f64) -> Comparison {
-    let first_pairs = by_key(first);
-    let mut second_pairs = by_key(second);
+pub fn compare(baseline: &Summary, run: &Summary, threshold_pct: f64) -> Comparison {
+    let baseline_pairs = by_key(baseline);
+    let mut run_pairs = by_key(run);
     let mut pairs = Vec::new();
-    let mut only_in_first = Vec::new();
-    for (key, before) in first_pairs {
-        let Some(after) = second_pairs.remove(&key) else {
-            only_in_first.push(key);
+    let mut only_in_baseline = Vec::new();
+    for (key, before) in baseline_pairs {
+        let Some(after) = run_pairs.remove(&key) else {
+            only_in_baseline.push(key);
             continue;
         };
         let (old, new) = (before.figures.median, after.figures.median);
@@ -84,20 +86,20 @@ pub fn compare(first: &Summary, second: &Summary, threshold_pct: f64) -> Compari
         pairs.push(PairChange {
             profile: key.profile,
             method: key.method,
-            first: spread(before),
-            second: spread(after),
+            baseline: spread(before),
+            run: spread(after),
             ratio,
             change_pct,
             regressed: change_pct.is_none_or(|pct| pct > threshold_pct),
         });
     }
     Comparison {
-        first: first.source.clone(),
-        second: second.source.clone(),
+        baseline: baseline.source.clone(),
+        run: run.source.clone(),
         threshold_pct,
         pairs,
-        only_in_first,
-        only_in_second: second_pairs.into_keys().collect(),
+        only_in_baseline,
+        only_in_run: run_pairs.into_keys().collect(),
     }
 }
 

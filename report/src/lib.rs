@@ -15,6 +15,7 @@ pub mod archive;
 pub mod cli;
 mod compare;
 mod gzip;
+pub mod html;
 mod json;
 mod piece;
 mod pipeline;
@@ -230,10 +231,10 @@ pub fn write_comparison(comparison: &Comparison, out_dir: &Path) -> Result<(), R
             .iter()
             .map(|change| svg::Row {
                 label: &change.method,
-                bars: vec![bar(&change.first), bar(&change.second)],
+                bars: vec![bar(&change.baseline), bar(&change.run)],
             })
             .collect();
-        let series = [comparison.first.as_str(), comparison.second.as_str()];
+        let series = [comparison.baseline.as_str(), comparison.run.as_str()];
         let chart = svg::chart(profile, &series, &rows);
         write_text(&out_dir.join(plot_path("compare-", profile)), &chart)?;
     }

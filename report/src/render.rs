@@ -114,9 +114,9 @@ pub(crate) fn comparison_markdown(comparison: &Comparison) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "# PTS comparison\n\n- First: `{}`\n- Second: `{}`\n- Ratio: second median ÷ first \
-         median; flagged when more than {}% slower.\n",
-        comparison.first, comparison.second, comparison.threshold_pct
+        "# PTS comparison\n\n- Baseline: `{}`\n- Run under judgement: `{}`\n- Ratio: the run's \
+         median ÷ the baseline's; flagged when more than {}% slower.\n",
+        comparison.baseline, comparison.run, comparison.threshold_pct
     );
     let regressed: Vec<&PairChange> = comparison.regressions().collect();
     if regressed.is_empty() {
@@ -138,7 +138,7 @@ pub(crate) fn comparison_markdown(comparison: &Comparison) -> String {
         );
         let _ = writeln!(
             md,
-            "| method | first median | second median | first p90 | second p90 | ratio | change | |\n\
+            "| method | baseline median | run median | baseline p90 | run p90 | ratio | change | |\n\
              |---|---:|---:|---:|---:|---:|---:|---|"
         );
         for change in changes {
@@ -146,10 +146,10 @@ pub(crate) fn comparison_markdown(comparison: &Comparison) -> String {
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(&change.method),
-                change.first.median,
-                change.second.median,
-                change.first.p90,
-                change.second.p90,
+                change.baseline.median,
+                change.run.median,
+                change.baseline.p90,
+                change.run.p90,
                 optional(change.ratio, |ratio| format!("{ratio:.3}")),
                 optional(change.change_pct, |pct| format!("{pct:+.1}%")),
                 if change.regressed {
@@ -160,11 +160,15 @@ pub(crate) fn comparison_markdown(comparison: &Comparison) -> String {
             );
         }
     }
-    key_list(&mut md, "Only in the first run", &comparison.only_in_first);
     key_list(
         &mut md,
-        "Only in the second run",
-        &comparison.only_in_second,
+        "Only in the baseline",
+        &comparison.only_in_baseline,
+    );
+    key_list(
+        &mut md,
+        "Only in the run under judgement",
+        &comparison.only_in_run,
     );
     md
 }

@@ -43,6 +43,9 @@ impl Timings {
     pub(crate) fn figures(mut self) -> Option<Figures> {
         let (max, slowest_assertion) = self.slowest?;
         let count = self.elapsed_ms.len();
+        // Both need the calls in the order they were made, which selection then undoes.
+        let histogram = histogram(&self.elapsed_ms);
+        let trend = trend(&mut self.elapsed_ms);
         let values = self.elapsed_ms.as_mut_slice();
         let p99 = select(values, nearest_rank_index(count, 99)?);
         let p90_index = nearest_rank_index(count, 90)?;
@@ -63,8 +66,41 @@ impl Timings {
             p99,
             max,
             slowest_assertion,
+            histogram,
+            trend,
         })
     }
+}
+
+/// How many calls fell in each bin of a base-2 log scale: bin 0 holds calls of 0 ms,
+/// bin k those from 2^(k-1) to 2^k - 1 ms. Trailing empty bins are left out.
+fn histogram(values: &[u64]) -> Vec<u64> {
+    let mut bins = vec![0u64; 65];
+    for &value in values {
+        bins[(u64::BITS - value.leading_zeros()) as usize] += 1;
+    }
+    let used = bins.iter().rposition(|&n| n > 0).map_or(0, |last| last + 1);
+    bins.truncate(used);
+    bins
+}
+
+/// Calls in order are cut into at most this many runs of consecutive calls.
+pub const TREND_POINTS: usize = 40;
+
+/// The median of each run of consecutive calls, in the order they were made: how the
+/// latency moved as the repository grew. Partitions each run in place.
+fn trend(values: &mut [u64]) -> Vec<u64> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let per_point = values.len().div_ceil(TREND_POINTS);
+    values
+        .chunks_mut(per_point)
+        .map(|run| {
+            let middle = run.len() / 2;
+            select(run, middle)
+        })
+        .collect()
 }
 
 /// The value of rank `index` (0-based) of `values`, which are left partitioned around it.
@@ -88,6 +124,12 @@ pub struct Figures {
     pub p99: u64,
     pub max: u64,
     pub slowest_assertion: String,
+    /// Calls per base-2 bin of milliseconds (see `histogram`); absent in older summaries.
+    #[serde(default)]
+    pub histogram: Vec<u64>,
+    /// Medians of consecutive runs of calls, in call order (see `trend`).
+    #[serde(default)]
+    pub trend: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -107,6 +149,28 @@ mod tests {
         assert_eq!(figures.p90, 9);
         assert_eq!(figures.max, 9);
         assert_eq!(figures.slowest_assertion, "c", "ties keep the first seen");
+    }
+
+    #[test]
+    fn distribution_bins_double_and_the_trend_follows_call_order() {
+        assert_eq!(
+            histogram(&[0, 1, 2, 3, 4, 7, 8, 1000]),
+            vec![1, 1, 2, 2, 1, 0, 0, 0, 0, 0, 1]
+        );
+        assert_eq!(histogram(&[]), Vec::<u64>::new());
+        // 80 calls growing slower: 40 runs of two, each run's upper middle value.
+        let mut growing: Vec<u64> = (0..80).collect();
+        let points = trend(&mut growing);
+        assert_eq!(points.len(), TREND_POINTS);
+        assert_eq!((points[0], points[39]), (1, 79));
+        assert_eq!(trend(&mut [5, 3, 9]), vec![5, 3, 9]);
+        let mut timings = Timings::default();
+        for (elapsed, assertion) in [(9, "a"), (1, "b"), (4, "c")] {
+            timings.record(elapsed, assertion);
+        }
+        let figures = timings.figures().unwrap();
+        assert_eq!(figures.trend, vec![9, 1, 4]);
+        assert_eq!(figures.histogram, vec![0, 1, 0, 1, 1]);
     }
 
     #[test]

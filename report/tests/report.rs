@@ -255,8 +255,8 @@ fn comparison_flags_regressions_and_lists_one_sided_pairs() {
             .map(|key| format!("{} / {}", key.profile, key.method))
             .collect::<Vec<_>>()
     };
-    assert_eq!(one_sided(&comparison.only_in_first), vec!["B / gone"]);
-    assert_eq!(one_sided(&comparison.only_in_second), vec!["C / new"]);
+    assert_eq!(one_sided(&comparison.only_in_baseline), vec!["B / gone"]);
+    assert_eq!(one_sided(&comparison.only_in_run), vec!["C / new"]);
 
     let out = dir.path().join("out");
     write_comparison(&comparison, &out).unwrap();
@@ -266,16 +266,16 @@ fn comparison_flags_regressions_and_lists_one_sided_pairs() {
         "{markdown}"
     );
     assert!(
-        markdown.contains("## Only in the first run\n\n- B / gone"),
+        markdown.contains("## Only in the baseline\n\n- B / gone"),
         "{markdown}"
     );
     assert!(
-        markdown.contains("## Only in the second run\n\n- C / new"),
+        markdown.contains("## Only in the run under judgement\n\n- C / new"),
         "{markdown}"
     );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("comparison.json")).unwrap()).unwrap();
-    assert_eq!(json["only_in_second"][0]["method"], "new");
+    assert_eq!(json["only_in_run"][0]["method"], "new");
     assert!(out.join("plots/compare-A.svg").is_file());
 }
 

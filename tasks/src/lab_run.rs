@@ -1,6 +1,7 @@
 //! `cargo xtask lab-run`: the whole flow in one command — lab-up, bootstrap, pts and
 //! lab-down — leaving the artefacts in the run folder. The lab is taken down whatever
-//! happened, and the first failure decides the exit code.
+//! happened, and the first failure decides the exit code. The run's page,
+//! `index.html`, is written last, whatever the outcome.
 
 use lab::commands::{
     BootstrapArgs, OutageArgs, PtsArgs, bootstrap_command, outage_with_pts, pts_command,
@@ -21,6 +22,7 @@ pub struct Args {
 }
 
 pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
+    let began = std::time::Instant::now();
     crate::paths::runtime()?.block_on(async {
         let state = crate::lab_up::up(&lab_dir, &args.up).await?;
         let on_kind = state.kube().is_some();
@@ -56,6 +58,19 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
         println!("platforms: {}", state.egeria.describe());
         if let Some(note) = &state.egeria.note {
             println!("note: {note}");
+        }
+        let page = lab::page::write(&lab::page::RunFacts {
+            state: &state,
+            wall: began.elapsed(),
+            scenario: Some(args.outage.scenario.as_str()).filter(|s| *s != "none"),
+            outcome: outcome
+                .as_ref()
+                .map(drop)
+                .map_err(|error| format!("{error:#}")),
+        });
+        match page {
+            Ok(path) => println!("page: {}", lab::report::html::file_url(&path)),
+            Err(error) => eprintln!("the run's page could not be written: {error}"),
         }
         outcome?;
         down?;

@@ -140,12 +140,18 @@ impl TestLab {
 
     /// The built `lab` binary, as the README types it, on this test's lab folder.
     pub fn lab_binary(&self, args: &[&str]) -> Run {
-        let output = Command::new(self.bins.join("lab"))
-            .args(args)
-            .env("EGERIA_HA_LAB_DIR", self.dir.path())
+        let output = self
+            .lab_binary_command(args)
             .output()
             .expect("running the lab binary");
         Run::from_output(output)
+    }
+
+    /// The built `lab` binary on this test's lab folder, to run with more settings.
+    pub fn lab_binary_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.bins.join("lab"));
+        command.args(args).env("EGERIA_HA_LAB_DIR", self.dir.path());
+        command
     }
 
     /// `lab-up` in this test's loopback range, with the given extra flags.
@@ -228,4 +234,66 @@ impl Drop for TestLab {
 /// Whether a process with this pid exists and is not a zombie.
 pub fn process_alive(pid: u32) -> bool {
     lab::substrate::local::is_alive_with(pid, |_| true)
+}
+
+/// A page as headless Chromium loaded it: the document after load, its text, and what
+/// the browser's console said.
+pub struct RenderedPage {
+    pub dom: String,
+    /// The document's text, tags dropped and spaces collapsed.
+    pub text: String,
+    /// Console messages (script errors among them); a page with no script has none.
+    pub console: Vec<String>,
+}
+
+/// Opens `page` in headless Chromium (installed by `.ci/run`) and keeps a screenshot of
+/// it at `screenshot`.
+pub fn render_in_chromium(page: &Path, screenshot: &Path) -> RenderedPage {
+    let url = format!("file://{}", page.display());
+    let chromium = |args: &[&str]| {
+        Command::new("chromium")
+            // No sandbox: CI runs as root, which Chromium's sandbox refuses.
+            .args(["--headless", "--no-sandbox", "--disable-gpu"])
+            .args(args)
+            .arg(&url)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("running chromium ({e}); install it: apt-get install -y chromium")
+            })
+    };
+    let loaded = chromium(&["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+    assert!(loaded.status.success(), "chromium failed on {url}");
+    let shot = format!("--screenshot={}", screenshot.display());
+    assert!(
+        chromium(&[&shot, "--window-size=1280,2400"])
+            .status
+            .success()
+    );
+    let dom = String::from_utf8_lossy(&loaded.stdout).into_owned();
+    let console = String::from_utf8_lossy(&loaded.stderr)
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .map(str::to_owned)
+        .collect();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    RenderedPage { dom, text, console }
 }

@@ -93,3 +93,105 @@ fn the_front_door_builds_the_report_as_the_lab_workspace_does() {
         assert!(front_door.contains_key(package), "{package}");
     }
 }
+
+/// A copy of `set` whose every call took `factor` times as long.
+fn slowed_copy(set: &std::path::Path, to: &std::path::Path, factor: u64) {
+    let details = to.join("profile-details");
+    std::fs::create_dir_all(&details).unwrap();
+    for entry in std::fs::read_dir(set.join("profile-details")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut profile: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        slow_down(&mut profile, factor);
+        std::fs::write(details.join(path.file_name().unwrap()), profile.to_string()).unwrap();
+    }
+}
+
+fn slow_down(value: &mut serde_json::Value, factor: u64) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match inner.as_u64() {
+                    Some(ms) if key == "elapsedTime" => *inner = (ms * factor).into(),
+                    _ => slow_down(inner, factor),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| slow_down(v, factor)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_regression_against_a_baseline_is_a_verdict_named_by_role_with_no_backtrace() {
+    let lab = TestLab::new("127.91");
+    let baseline = workspace_root().join("report/tests/data/pts-crux-2.11-trimmed");
+    let slower = lab.dir.path().join("slower");
+    slowed_copy(&baseline, &slower, 3);
+    let out = lab.dir.path().join("judged");
+    let args = [
+        "report",
+        slower.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--html",
+    ];
+    let by_front_door = lab.cargo_xtask(&args);
+    let output = lab
+        .lab_binary_command(&args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let by_binary = e2e::Run::from_output(output);
+    for run in [&by_front_door, &by_binary] {
+        run.assert_fails_with("slower in the run under judgement than in the baseline");
+        assert!(
+            run.stdout
+                .contains(&format!("baseline:            {}", baseline.display())),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains(&format!("run under judgement: {}", slower.display())),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stderr.contains("stack backtrace"), "{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("<tr class=\"regressed\">"), "{page}");
+    assert!(
+        by_binary.stdout.contains(&format!(
+            "page: file://{}",
+            out.join("index.html").display()
+        )),
+        "{}",
+        by_binary.stdout
+    );
+    // The older flag keeps working, roles swapped as it always meant, with a note.
+    let old = lab.lab_binary(&[
+        "report",
+        baseline.to_str().unwrap(),
+        "--compare",
+        slower.to_str().unwrap(),
+        "--out",
+        lab.dir.path().join("old").to_str().unwrap(),
+    ]);
+    old.assert_fails_with("slower in the run under judgement");
+    assert!(
+        old.stdout
+            .contains("note: --compare takes PATH as the baseline"),
+        "{}",
+        old.stdout
+    );
+    assert!(
+        old.stdout
+            .contains(&format!("run under judgement: {}", slower.display())),
+        "{}",
+        old.stdout
+    );
+}

