@@ -262,15 +262,26 @@ fn kind_version(text: &str) -> Option<(u32, u32, u32)> {
     ))
 }
 
+/// The helm `lab-up` will run, and why that one: the lab's pinned helm where it ships
+/// (fetched into the cache at the first use), so none need be installed there.
 fn check_helm() -> Check {
-    check_version_of(
-        "helm",
-        &["version", "--short"],
-        "installs the ec-ha-crux chart",
-        Install::Manual(
-            "install helm (not packaged in Debian): see https://helm.sh/docs/intro/install/",
+    let planned = crate::artifacts::cache::Cache::from_env()
+        .ok()
+        .and_then(|cache| crate::artifacts::tools::planned_helm(&cache));
+    Check {
+        name: "helm",
+        purpose: "installs the ec-ha-crux chart",
+        outcome: match planned {
+            Some(choice) => Outcome::Found {
+                path: choice.path,
+                version: choice.why,
+            },
+            None => Outcome::Missing,
+        },
+        install: Install::Manual(
+            "install helm 3 (not packaged in Debian): see https://helm.sh/docs/intro/install/",
         ),
-    )
+    }
 }
 
 fn check_version_of(

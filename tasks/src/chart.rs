@@ -29,6 +29,17 @@ pub struct ChartOptions {
     /// `--set-string` arguments the lab adds after every values file (the connector's
     /// checksum, when no values file pins it).
     pub overrides: Vec<String>,
+    /// The helm to run (the lab's pinned one, unless told otherwise).
+    pub helm: PathBuf,
+}
+
+/// The helm the kind and cluster paths run (see `lab::artifacts::tools::planned_helm`),
+/// fetched into the cache first when it is the pinned one; says which, and why.
+pub async fn helm() -> anyhow::Result<PathBuf> {
+    let cache = lab::artifacts::cache::Cache::from_env()?;
+    let choice = lab::artifacts::tools::helm_to_run(&cache).await?;
+    eprintln!("  helm: {} ({})", choice.path.display(), choice.why);
+    Ok(choice.path)
 }
 
 impl ChartOptions {
@@ -134,6 +145,7 @@ fn target_args(kube: &KubeState) -> Vec<String> {
 /// `helm upgrade --install` into the lab's namespace (creating it only when asked to).
 pub fn install(
     shell: &Shell,
+    helm: &Path,
     values: &[String],
     kube: &KubeState,
     create_namespace: bool,
@@ -143,7 +155,7 @@ pub fn install(
     step("installing the chart", || {
         cmd!(
             shell,
-            "helm upgrade --install {target...} {create...} {values...}"
+            "{helm} upgrade --install {target...} {create...} {values...}"
         )
         .run()
         .map_err(Into::into)
@@ -151,10 +163,15 @@ pub fn install(
 }
 
 /// `helm uninstall`; a release already gone is what lab-down wants.
-pub fn uninstall(shell: &Shell, release: &str, kube: &KubeState) -> anyhow::Result<()> {
+pub fn uninstall(
+    shell: &Shell,
+    helm: &Path,
+    release: &str,
+    kube: &KubeState,
+) -> anyhow::Result<()> {
     let target = target_args(kube);
     step("uninstalling the chart", || {
-        let output = cmd!(shell, "helm uninstall {release} {target...}")
+        let output = cmd!(shell, "{helm} uninstall {release} {target...}")
             .ignore_status()
             .output()?;
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -129,7 +129,7 @@ pub async fn install(
         .chart
         .values(&settings, &[("runner.nodeFaults", false)]);
     let state = chart::lab_state(&options.chart.settings, run_dir, kube.clone());
-    if let Err(error) = chart::install(&Shell::new()?, &values, &kube, false) {
+    if let Err(error) = chart::install(&Shell::new()?, &options.chart.helm, &values, &kube, false) {
         // Nothing of the release may be left behind in a namespace created a moment ago.
         if created_namespace && !found.namespace_exists {
             cluster::remove_what_the_lab_created(&client, namespace, &plan.release, true)
@@ -143,8 +143,8 @@ pub async fn install(
 
 /// `helm uninstall`, then what helm leaves: the brokers' volumes, and the namespace when
 /// the lab created it.
-pub async fn down(kube: &KubeState, release: &str) -> anyhow::Result<()> {
-    chart::uninstall(&Shell::new()?, release, kube)?;
+pub async fn down(helm: &Path, kube: &KubeState, release: &str) -> anyhow::Result<()> {
+    chart::uninstall(&Shell::new()?, helm, release, kube)?;
     let client = lab::substrate::kube::client_for(kube)
         .await
         .with_context(|| format!("context {}", kube.context))?;

@@ -63,7 +63,8 @@ pub fn up(lab_dir: &LabDir, run_dir: &Path, options: &KindOptions) -> anyhow::Re
     );
     let images = step("listing the chart's images", || {
         let values = &values;
-        let rendered = cmd!(shell, "helm template {values...}").read()?;
+        let helm = &options.chart.helm;
+        let rendered = cmd!(shell, "{helm} template {values...}").read()?;
         Ok(images_in(&rendered))
     })?;
     // The runner image was just built here: loaded whether or not the chart names it.
@@ -81,7 +82,7 @@ pub fn up(lab_dir: &LabDir, run_dir: &Path, options: &KindOptions) -> anyhow::Re
         // By helm's --create-namespace; it goes with the cluster.
         created_namespace: false,
     };
-    chart::install(&shell, &values, &kube, true)?;
+    chart::install(&shell, &options.chart.helm, &values, &kube, true)?;
     Ok(chart::lab_state(&options.chart.settings, run_dir, kube))
 }
 
@@ -340,12 +341,13 @@ impl lab::node_faults::NodeControl for DockerNodes {
 /// it is to be kept.
 pub fn down(
     lab_dir: &LabDir,
+    helm: &Path,
     kube: &KubeState,
     release: &str,
     keep_cluster: bool,
 ) -> anyhow::Result<()> {
     let shell = Shell::new()?;
-    chart::uninstall(&shell, release, kube)?;
+    chart::uninstall(&shell, helm, release, kube)?;
     let cluster = kube.kind_cluster.as_deref().unwrap_or(CLUSTER);
     if !kube.created_cluster {
         println!("  the cluster {cluster} was not created by this lab: left as it is");

@@ -18,9 +18,11 @@ pub async fn take_down(lab_dir: &LabDir, keep_cluster: bool) -> anyhow::Result<(
     if let Some(state) = lab_dir.load_state()?
         && let SubstrateState::Kube(kube) = &state.substrate
     {
+        let helm = crate::chart::helm().await?;
+        let release = &state.settings.release;
         match kube.kind_cluster {
-            Some(_) => crate::kind::down(lab_dir, kube, &state.settings.release, keep_cluster)?,
-            None => crate::cluster::down(kube, &state.settings.release).await?,
+            Some(_) => crate::kind::down(lab_dir, &helm, kube, release, keep_cluster)?,
+            None => crate::cluster::down(&helm, kube, release).await?,
         }
         lab_dir.clear()?;
         println!("lab of run {} is down", state.run_id);

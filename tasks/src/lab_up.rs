@@ -275,6 +275,7 @@ async fn chart_options(
         preset,
         values_files: args.values_files.clone(),
         overrides,
+        helm: crate::chart::helm().await?,
     };
     Ok((chart, values))
 }

@@ -90,6 +90,8 @@ impl Fakes {
         let mut command = lab.command(&args);
         command
             .env("PATH", path)
+            // The lab runs its pinned helm unless told otherwise: here, the fake.
+            .env("EGERIA_HA_LAB_HELM", self.dir.path().join("helm"))
             .env("FAKE_LOG", self.dir.path().join("log"))
             .env(
                 "FAKE_KUBECONFIG_TEXT",
@@ -578,5 +580,13 @@ fn a_kind_older_than_the_pinned_node_image_needs_is_refused_naming_both_versions
         "{}\n{}",
         doctor.stdout,
         doctor.stderr
+    );
+    // Which helm lab-up will run, and why that one.
+    assert!(
+        doctor
+            .stdout
+            .contains("ok       helm         named by EGERIA_HA_LAB_HELM ("),
+        "{}",
+        doctor.stdout
     );
 }

