@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SPEED_UP_TARGET: f64 = 10.0;
+/// What writing the run's page may add to the report's time, in percent.
+const HTML_COST_TARGET_PCT: f64 = 10.0;
 const PEAK_MEMORY_TARGET_MIB: f64 = 64.0;
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +34,50 @@ pub struct ReportBench {
     /// A real result set (a folder with pd.tar.gz) to check the figures on as well.
     #[arg(long, default_value_os_t = default_real_set())]
     real: PathBuf,
+    /// How the synthetic calls are spread: the speed target must hold on each.
+    #[arg(long, value_enum, default_value_t = Shape::Crux211)]
+    shape: Shape,
+    /// Also time `report --html` (the run's page) beside `report`: its cost, in percent.
+    #[arg(long)]
+    html: bool,
+}
+
+/// The shapes of result set the bench synthesises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// The crux-2.11 set's calls per profile and method, over 256 types.
+    #[value(name = "crux-2.11")]
+    Crux211,
+    /// One profile (Entity search) weighted twenty times: one document holds most of
+    /// the calls, as searches do at a large volume.
+    OneHeavyProfile,
+    /// The same calls over 16 types: few test cases, each with many calls.
+    FewTypes,
+}
+
+impl Shape {
+    fn types(self) -> usize {
+        match self {
+            Shape::FewTypes => 16,
+            _ => TYPES,
+        }
+    }
+
+    /// How much more a profile weighs than in the crux-2.11 set.
+    fn weight(self, profile: &str) -> usize {
+        match (self, profile) {
+            (Shape::OneHeavyProfile, "Entity search") => 20,
+            _ => 1,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Shape::Crux211 => "crux-2.11",
+            Shape::OneHeavyProfile => "one-heavy-profile",
+            Shape::FewTypes => "few-types",
+        }
+    }
 }
 
 fn default_real_set() -> PathBuf {
@@ -238,7 +284,13 @@ const DOCUMENT_TAIL: &str = "]}]}}";
 
 /// A timed profile: each method with its number of calls, spread evenly over the test
 /// cases (one per type), grouped by test case as the PTS writes them.
-fn timed_profile(id: usize, name: &str, methods: &[(&str, usize)], rng: &mut SplitMix64) -> String {
+fn timed_profile(
+    id: usize,
+    name: &str,
+    methods: &[(&str, usize)],
+    types: usize,
+    rng: &mut SplitMix64,
+) -> String {
     let slug = slug(name);
     let typical_ms: Vec<f64> = methods
         .iter()
@@ -246,9 +298,9 @@ fn timed_profile(id: usize, name: &str, methods: &[(&str, usize)], rng: &mut Spl
         .collect();
     let mut json = profile_head(id, name, "CONFORMANT_FULL_SUPPORT") + &requirement_head(id, name);
     let mut first = true;
-    for type_index in 0..TYPES {
+    for type_index in 0..types {
         for (&(method, calls), &typical_ms) in methods.iter().zip(&typical_ms) {
-            for _ in calls * type_index / TYPES..calls * (type_index + 1) / TYPES {
+            for _ in calls * type_index / types..calls * (type_index + 1) / types {
                 let variant = rng.next_u64() % 3;
                 let elapsed = rng.elapsed_ms(typical_ms);
                 if !std::mem::take(&mut first) {
@@ -265,12 +317,13 @@ fn timed_profile(id: usize, name: &str, methods: &[(&str, usize)], rng: &mut Spl
     json + DOCUMENT_TAIL
 }
 
-/// `calls` shared among the pairs of [`PROFILES`] in proportion to their real counts,
-/// adding up to exactly `calls`: per profile, each method with its share.
-fn scaled_profiles(calls: usize) -> Vec<(&'static str, Vec<(&'static str, usize)>)> {
+/// `calls` shared among the pairs of [`PROFILES`] in proportion to their real counts
+/// (weighted by `shape`), adding up to exactly `calls`: per profile, each method with its
+/// share.
+fn scaled_profiles(calls: usize, shape: Shape) -> Vec<(&'static str, Vec<(&'static str, usize)>)> {
     let real_total: usize = PROFILES
         .iter()
-        .flat_map(|(_, methods)| methods.iter().map(|(_, count)| count))
+        .flat_map(|(name, methods)| methods.iter().map(|(_, count)| count * shape.weight(name)))
         .sum();
     let mut counted = 0;
     let mut share = |count: usize| {
@@ -283,7 +336,7 @@ fn scaled_profiles(calls: usize) -> Vec<(&'static str, Vec<(&'static str, usize)
         .map(|&(name, methods)| {
             let methods = methods
                 .iter()
-                .map(|&(method, count)| (method, share(count)))
+                .map(|&(method, count)| (method, share(count * shape.weight(name))))
                 .collect();
             (name, methods)
         })
@@ -311,21 +364,21 @@ fn environment_profile(total_calls: usize) -> String {
 }
 
 /// Writes the synthetic `pd.tar.gz`; returns its size in bytes.
-fn synthesise(path: &Path, calls: usize, seed: u64) -> anyhow::Result<u64> {
+fn synthesise(path: &Path, calls: usize, seed: u64, shape: Shape) -> anyhow::Result<u64> {
     let mut rng = SplitMix64(seed);
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut archive = TarGzWriter::new(std::io::BufWriter::new(file));
     // In file-name order, as upstream's archives list them: the timed profiles, the one
     // that did not run, and the environment.
-    let timed = scaled_profiles(calls);
+    let timed = scaled_profiles(calls, shape);
     let mut names: Vec<&str> = (timed.iter().map(|(name, _)| *name))
         .chain([NOT_RUN_PROFILE, "Environment"])
         .collect();
     names.sort_by_key(|name| file_name(name));
     for (index, &name) in names.iter().enumerate() {
         let document = match timed.iter().find(|(timed_name, _)| *timed_name == name) {
-            Some((_, methods)) => timed_profile(index + 1, name, methods, &mut rng),
+            Some((_, methods)) => timed_profile(index + 1, name, methods, shape.types(), &mut rng),
             None if name == NOT_RUN_PROFILE => {
                 profile_head(index + 1, name, "UNKNOWN_STATUS") + "}}"
             }
@@ -382,6 +435,16 @@ impl Typed {
 
     /// Runs the report on `archive` into `out`, exactly as a user types it.
     fn run(self, archive: &Path, out: &Path) -> anyhow::Result<std::process::Output> {
+        self.run_with(archive, out, &[])
+    }
+
+    /// The same, with more arguments (`--html`).
+    fn run_with(
+        self,
+        archive: &Path,
+        out: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<std::process::Output> {
         let mut command = match self {
             Typed::LabBinary => Command::new(lab_binary()),
             Typed::CargoXtask => {
@@ -397,6 +460,7 @@ impl Typed {
             .arg(archive)
             .arg("--out")
             .arg(out)
+            .args(extra)
             .stderr(Stdio::inherit())
             .output()
             .with_context(|| format!("running {} on the synthetic set", self.label()))?;
@@ -522,14 +586,17 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
     let root = crate::paths::lab_dir(None).root().join("bench/report");
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let archive = root.join(format!(
-        "synthetic-{}-calls-seed-{}.pd.tar.gz",
-        bench.calls, bench.seed
+        "synthetic-{}-{}-calls-seed-{}.pd.tar.gz",
+        bench.shape.label(),
+        bench.calls,
+        bench.seed
     ));
     let started = Instant::now();
-    let archive_bytes = synthesise(&archive, bench.calls, bench.seed)?;
+    let archive_bytes = synthesise(&archive, bench.calls, bench.seed, bench.shape)?;
     println!(
-        "synthesised {} timed calls in {} ({:.1} MiB) in {:.1} s",
+        "synthesised {} timed calls, shaped {}, in {} ({:.1} MiB) in {:.1} s",
         bench.calls,
+        bench.shape.label(),
         archive.display(),
         archive_bytes as f64 / (1024.0 * 1024.0),
         started.elapsed().as_secs_f64()
@@ -548,8 +615,21 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
     for run in 0..bench.runs {
         let _ = std::fs::remove_dir_all(cargo_out(run));
     }
+    let html_out = |run: u32| root.join(format!("synthetic-report-html-{run}"));
+    for run in 0..bench.runs {
+        let _ = std::fs::remove_dir_all(html_out(run));
+    }
     // The timed baseline runs' last answer is the one the figures are checked against.
     let mut last_baseline = None;
+    let mut with_page = |run| {
+        if bench.html {
+            Typed::LabBinary
+                .run_with(&archive, &html_out(run), &["--html"])
+                .map(drop)
+        } else {
+            Ok(())
+        }
+    };
     let times = timed_in_turn(
         bench.runs,
         &mut [
@@ -559,10 +639,11 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
                 last_baseline = Some(run_baseline(&archive)?);
                 Ok(())
             },
+            &mut with_page,
         ],
     )?;
-    let [lab_time, cargo_time, python_time] = times[..] else {
-        anyhow::bail!("expected three timings, got {}", times.len());
+    let [lab_time, cargo_time, python_time, html_time] = times[..] else {
+        anyhow::bail!("expected four timings, got {}", times.len());
     };
     let baseline = last_baseline.context("the baseline never ran")?;
     let summary = analyse(&archive)?;
@@ -608,6 +689,32 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
         "target: the report's peak memory under {PEAK_MEMORY_TARGET_MIB} MiB: {rust_peak_mib:.1} MiB — {}",
         verdict(rust_peak_mib < PEAK_MEMORY_TARGET_MIB)
     );
+    let page = if bench.html {
+        let cost_pct = (html_time.as_secs_f64() / lab_time.as_secs_f64() - 1.0) * 100.0;
+        let page = html_out(0).join("index.html");
+        let page_bytes = std::fs::metadata(&page)
+            .with_context(|| format!("{} was not written", page.display()))?
+            .len();
+        println!(
+            "  {:<28} whole command {:>7.3} s",
+            "`target/debug/lab report --html`",
+            html_time.as_secs_f64()
+        );
+        println!(
+            "target: the page adds at most {HTML_COST_TARGET_PCT}% to the report's time: {cost_pct:+.1}% — {}",
+            verdict(cost_pct <= HTML_COST_TARGET_PCT)
+        );
+        println!(
+            "target: the page at most 2 MiB: {:.2} MiB — {}",
+            page_bytes as f64 / (1024.0 * 1024.0),
+            verdict(page_bytes <= 2 * 1024 * 1024)
+        );
+        Some(
+            json!({"html_seconds": html_time.as_secs_f64(), "html_cost_pct": cost_pct, "page_bytes": page_bytes}),
+        )
+    } else {
+        None
+    };
     let synthetic_matched =
         report_differences("synthetic set", summary.pairs.len(), &synthetic_differences);
     let real_matched = match &real_check {
@@ -618,6 +725,8 @@ pub fn run(bench: ReportBench) -> anyhow::Result<()> {
         }
     };
     let figures = json!({
+        "shape": bench.shape.label(),
+        "page": page,
         "calls": bench.calls,
         "seed": bench.seed,
         "archive_bytes": archive_bytes,
@@ -677,7 +786,7 @@ mod tests {
 
     #[test]
     fn the_synthetic_calls_add_up_and_keep_the_real_proportions() {
-        let profiles = scaled_profiles(600_000);
+        let profiles = scaled_profiles(600_000, Shape::Crux211);
         let count = |profile: &str, method: &str| {
             profiles
                 .iter()
@@ -694,12 +803,26 @@ mod tests {
         // 6,983 and 414 of the real set's 76,549 calls, give or take one for the rounding.
         assert!(count("Entity search", "findEntities").abs_diff(54_733) <= 1);
         assert!(count("Relationship re-home", "reHomeRelationship").abs_diff(3_245) <= 1);
+        // One heavy profile: Entity search weighs twenty times as much.
+        let heavy = scaled_profiles(600_000, Shape::OneHeavyProfile);
+        let search: usize = heavy
+            .iter()
+            .filter(|(name, _)| *name == "Entity search")
+            .flat_map(|(_, methods)| methods.iter().map(|(_, calls)| calls))
+            .sum();
+        assert!(search > 300_000, "{search}");
     }
 
     #[test]
     fn a_synthetic_document_is_the_json_the_report_reads() {
         let mut rng = SplitMix64(7);
-        let document = timed_profile(3, "Entity search", &[("findEntities", 600)], &mut rng);
+        let document = timed_profile(
+            3,
+            "Entity search",
+            &[("findEntities", 600)],
+            TYPES,
+            &mut rng,
+        );
         let parsed: serde_json::Value = serde_json::from_str(&document).unwrap();
         let evidence = &parsed["profileResult"]["requirementResults"][0]["positiveTestEvidence"];
         assert_eq!(evidence.as_array().unwrap().len(), 600);
