@@ -68,13 +68,18 @@ pub fn run(lab_dir: LabDir, args: Args) -> anyhow::Result<()> {
                 .map(drop)
                 .map_err(|error| format!("{error:#}")),
         });
-        match page {
-            Ok(path) => println!("page: {}", lab::report::html::file_url(&path)),
+        // The page's URL is the last line, whatever the outcome (an error follows it).
+        let show_page = || match &page {
+            Ok(path) => println!("page: {}", lab::report::html::file_url(path)),
             Err(error) => eprintln!("the run's page could not be written: {error}"),
+        };
+        if outcome.is_err() || down.is_err() {
+            show_page();
         }
         outcome?;
         down?;
         println!("lab-run complete; the lab is down");
+        show_page();
         Ok(())
     })
 }
