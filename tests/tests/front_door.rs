@@ -195,3 +195,23 @@ fn a_regression_against_a_baseline_is_a_verdict_named_by_role_with_no_backtrace(
         old.stdout
     );
 }
+
+#[test]
+fn a_damaged_result_set_fails_the_page_as_it_fails_the_report() {
+    let lab = TestLab::new("127.91");
+    let damaged = lab.dir.path().join("damaged");
+    std::fs::create_dir_all(damaged.join("profile-details")).unwrap();
+    std::fs::write(
+        damaged.join("profile-details/Entity_creation.json"),
+        r#"{"profileResult": {"name": "Entity creation", "requirementResults": [{"positiveTestEvidence": [{"elapsedTime": 4"#,
+    )
+    .unwrap();
+    let out = lab.dir.path().join("out");
+    let path = damaged.to_str().unwrap();
+    let plain = lab.lab_binary(&["report", path, "--out", out.to_str().unwrap()]);
+    let with_page = lab.lab_binary(&["report", path, "--out", out.to_str().unwrap(), "--html"]);
+    plain.assert_fails_with("Entity_creation.json");
+    with_page.assert_fails_with("Entity_creation.json");
+    assert_eq!(plain.stderr, with_page.stderr);
+    assert!(!out.join("index.html").exists());
+}

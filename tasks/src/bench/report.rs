@@ -580,8 +580,13 @@ fn differences(summary: &Summary, baseline: &[Pair]) -> Vec<String> {
 }
 
 fn same_figures(theirs: &Figures, ours: &Figures) -> bool {
-    (theirs.count, theirs.median, theirs.p90, theirs.p99, theirs.max)
-        == (ours.count, ours.median, ours.p90, ours.p99, ours.max)
+    (
+        theirs.count,
+        theirs.median,
+        theirs.p90,
+        theirs.p99,
+        theirs.max,
+    ) == (ours.count, ours.median, ours.p90, ours.p99, ours.max)
         && theirs.slowest_assertion == ours.slowest_assertion
 }
 
