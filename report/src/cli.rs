@@ -37,11 +37,15 @@ pub const PEAK_MEMORY_LABEL: &str = "peak memory:";
 
 /// Runs the command; without a path it reads the latest run in `runs_dir`.
 pub fn report_command(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
-    report(runs_dir, args)?;
+    let (page, verdict) = report(runs_dir, args)?;
     if let Some(kib) = peak_memory_kib() {
         println!("{PEAK_MEMORY_LABEL} {:.1} MiB", kib as f64 / 1024.0);
     }
-    Ok(())
+    // The page's URL last, where a terminal user looks (a regression's verdict follows).
+    if let Some(page) = page {
+        println!("page: {}", crate::html::file_url(&page));
+    }
+    verdict
 }
 
 /// This process's resident high-water mark (`VmHWM`), in KiB. Not getrusage: a process
@@ -54,7 +58,12 @@ fn peak_memory_kib() -> Option<u64> {
     line.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-fn report(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
+/// Writes the report (and the page, with `--html`: its path is returned); the verdict of
+/// a comparison comes back apart, to be given once everything is printed.
+fn report(
+    runs_dir: &Path,
+    args: ReportArgs,
+) -> anyhow::Result<(Option<PathBuf>, anyhow::Result<()>)> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         anyhow::bail!(
             "--threshold must be a percentage of zero or more, not {}",
@@ -102,16 +111,19 @@ fn report(runs_dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing the comparison into {}", out.display()))?;
     }
     println!("report written to {}", out.display());
-    if args.html {
+    let page = if args.html {
         let page = out.join("index.html");
         let html = crate::html::report_page(&summary, comparison.as_ref());
         std::fs::write(&page, html).with_context(|| format!("writing {}", page.display()))?;
-        println!("page: {}", crate::html::file_url(&page));
-    }
-    match &comparison {
+        Some(page)
+    } else {
+        None
+    };
+    let verdict = match &comparison {
         Some(comparison) => judge(comparison),
         None => Ok(()),
-    }
+    };
+    Ok((page, verdict))
 }
 
 /// A regression is the command's verdict: the front doors print it (never with a
