@@ -95,10 +95,14 @@ impl FailedCall {
             .as_deref()
             .map(|m| format!(" ({m})"))
             .unwrap_or_default();
+        // Egeria's messages carry every parameter of the call: the start says what failed.
         let message = self
             .message
             .as_deref()
-            .map(|m| format!(": {m}"))
+            .map(|m| match m.char_indices().nth(MESSAGE_SHOWN) {
+                Some((cut, _)) => format!(": {}… (whole in the profile's report)", &m[..cut]),
+                None => format!(": {m}"),
+            })
             .unwrap_or_default();
         format!(
             "{} {}{method} in {}{message}",
@@ -661,6 +665,9 @@ pub fn render_table(run: &PtsRun) -> String {
     out
 }
 
+/// Characters of a failed call's message shown under the table.
+const MESSAGE_SHOWN: usize = 400;
+
 /// Failed calls named one by one under the table; the rest are counted.
 const FAILURES_LISTED: usize = 10;
 
@@ -757,6 +764,18 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("search-9 "), "{table}");
+        let long = FailedCall {
+            message: Some("x".repeat(1000)),
+            ..profile_line("Relationship search", &report).failures[0].clone()
+        };
+        assert!(
+            long.describe().ends_with(&format!(
+                "{}… (whole in the profile's report)",
+                "x".repeat(400)
+            )),
+            "{}",
+            long.describe()
+        );
         assert!(!table.contains("search-10 "), "{table}");
         assert!(
             table.contains("… and 2 more, in /runs/r/pts/profile-details"),
