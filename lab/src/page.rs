@@ -442,7 +442,33 @@ fn pts_section(pts: &Path) -> String {
         let _ = writeln!(html, "<p class=\"note\">{}</p>", escape(&error.to_string()));
     }
     html.push_str(&html::pts_section(&summary));
+    html.push_str(&failed_calls(&pts.join("profile-details")));
     section("pts", TITLE, &html)
+}
+
+/// The PTS's failed calls, in the workbench's words, from its profile reports (a run's
+/// own, trimmed: read whole).
+fn failed_calls(details: &Path) -> String {
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir(details).into_iter().flatten().flatten() {
+        let Ok(report) = read_json::<serde_json::Value>(&entry.path()) else {
+            continue;
+        };
+        let name = report["profileResult"]["name"].as_str().unwrap_or_default();
+        let line = crate::pts::profile_line(name, &report);
+        failures.extend(line.failures.into_iter().map(|f| (line.profile.clone(), f)));
+    }
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut html = format!("<h3>Failed PTS calls ({})</h3>\n", failures.len());
+    if !failures.is_empty() {
+        html.push_str(&table(
+            &["profile", "what failed"],
+            failures
+                .iter()
+                .map(|(profile, failure)| vec![escape(profile), escape(&failure.describe())]),
+        ));
+    }
+    html
 }
 
 #[cfg(test)]
@@ -491,6 +517,30 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("No PTS results: "), "{html}");
+        // A PTS with a failed call lists it in the workbench's words.
+        let details = dir.path().join("pts/profile-details");
+        std::fs::create_dir_all(&details).unwrap();
+        std::fs::write(
+            details.join("Entity_creation.json"),
+            serde_json::json!({"profileResult": {"name": "Entity creation", "requirementResults": [{
+                "positiveTestEvidence": [{"elapsedTime": 5, "methodName": "addEntity", "assertionId": "a-1", "testCaseId": "t", "testEvidenceType": "SUCCESSFUL_ASSERTION"}],
+                "negativeTestEvidence": [{"testEvidenceType": "UNEXPECTED_EXCEPTION", "assertionId": "a-2",
+                    "testCaseId": "repository-entity-creation-performance-APIManager",
+                    "conformanceException": {"errorMessage": "OMRS-REST-API-503-006 Unexpected end of file"}}]}]}})
+            .to_string(),
+        )
+        .unwrap();
+        let html = render(&RunFacts {
+            state: &state,
+            wall: Duration::ZERO,
+            scenario: None,
+            outcome: Ok(()),
+        });
+        assert!(html.contains("<h3>Failed PTS calls (1)</h3>"), "{html}");
+        assert!(
+            html.contains("UNEXPECTED_EXCEPTION a-2 in repository-entity-creation-performance-APIManager: OMRS-REST-API-503-006 Unexpected end of file"),
+            "{html}"
+        );
         // A run without an outage says so, rather than calling its report missing.
         let quiet = render(&RunFacts {
             state: &state,

@@ -492,7 +492,7 @@ where
         .collect()
 }
 
-fn profile_line(name: &str, report: &Value) -> ProfileLine {
+pub(crate) fn profile_line(name: &str, report: &Value) -> ProfileLine {
     let evidence = |kind: &str| -> Vec<Value> {
         report["profileResult"]["requirementResults"]
             .as_array()

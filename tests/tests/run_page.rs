@@ -64,6 +64,7 @@ fn lab_run_leaves_a_page_that_a_browser_shows_with_the_verdict_and_the_figures()
         "addEntity",
         "Slowest assertions",
         "What never ran",
+        "Failed PTS calls (",
     ] {
         assert!(text.contains(expected), "{expected:?} not shown:\n{text}");
     }
