@@ -254,11 +254,21 @@ pub(crate) async fn wait_for_platform(
             .configuration()
             .await
             .map(drop)
-            // A starting platform's log is no news: the progress line names the error only.
-            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())
+            .map_err(headline)
     })
     .await?;
     Ok(platform)
+}
+
+/// An error's first line, for a progress line: the pod's log quoted below it by every
+/// Egeria error is no news while a pod is still starting.
+fn headline(error: EgeriaError) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The stored document when there is one (every pod must share one metadataCollectionId,
@@ -481,7 +491,7 @@ async fn caught_up<S: Substrate>(
                 ))
                 .await
                 .map(drop)
-                .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())
+                .map_err(headline)
         },
     )
     .await

@@ -109,7 +109,6 @@ async fn ensure_serving(session: &Session) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How this lab's pods are configured and started, by bootstrap and by every healer.
 /// The pods' logs, which only a local lab keeps where the lab can read them.
 fn local_pod_logs(session: &Session) -> Option<std::path::PathBuf> {
     session
@@ -119,6 +118,7 @@ fn local_pod_logs(session: &Session) -> Option<std::path::PathBuf> {
         .then(|| session.state.run_dir.join("logs"))
 }
 
+/// How this lab's pods are configured and started, by bootstrap and by every healer.
 pub fn lab_bootstrap_options(session: &Session) -> BootstrapOptions {
     let egeria = &session.state.egeria;
     let real_connector = egeria.kind == crate::state::EgeriaKind::Real

@@ -125,19 +125,28 @@ pub struct PtsRun {
 }
 
 impl PtsRun {
-    /// Why the results are partial, if they are: `timeout` was the PTS's deadline.
-    pub fn shortfall(&self, timeout: Duration) -> Option<String> {
+    /// Why the results are partial, if they are (`INCOMPLETE.json`'s reason): `timeout`
+    /// was the PTS's deadline.
+    fn partial(&self, timeout: Duration) -> Option<String> {
         if !self.complete {
             return Some(format!(
-                "the PTS did not complete within {}; the results in {} are partial (see INCOMPLETE.json)",
-                humantime::format_duration(timeout),
-                self.dir.display()
+                "the PTS did not complete within {}",
+                humantime::format_duration(timeout)
             ));
         }
         self.stopped_early.as_ref().map(|why| {
             format!(
                 "the PTS workbench gave up before its last profile: {why}\n  every profile after that \
-                 never ran; the results in {} are partial (see INCOMPLETE.json)",
+                 never ran"
+            )
+        })
+    }
+
+    /// The command's error when the results are partial.
+    pub fn shortfall(&self, timeout: Duration) -> Option<String> {
+        self.partial(timeout).map(|why| {
+            format!(
+                "{why}; the results in {} are partial (see INCOMPLETE.json)",
                 self.dir.display()
             )
         })
@@ -186,17 +195,13 @@ pub async fn run_pts<S: Substrate>(
         .as_ref()
         .and_then(|logs| workbench_failure(&logs.join(format!("{}.log", pts_pod.name))));
     let collected = collect(&pts, substrate, client, settings, out, options).await?;
-    let partial = if !complete {
-        Some(format!(
-            "the performance workbench had not completed after {}",
-            humantime::format_duration(options.timeout)
-        ))
-    } else {
-        stopped_early
-            .as_ref()
-            .map(|why| format!("the performance workbench gave up half-way: {why}"))
+    let run = PtsRun {
+        dir: out.to_path_buf(),
+        complete,
+        stopped_early,
+        ..collected
     };
-    if let Some(reason) = partial {
+    if let Some(reason) = run.partial(options.timeout) {
         write(
             &out.join("INCOMPLETE.json"),
             &serde_json::json!({
@@ -205,12 +210,7 @@ pub async fn run_pts<S: Substrate>(
             }),
         )?;
     }
-    Ok(PtsRun {
-        dir: out.to_path_buf(),
-        complete,
-        stopped_early,
-        ..collected
-    })
+    Ok(run)
 }
 
 /// §2 step 6 on the PTS platform for the PTS server.

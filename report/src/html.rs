@@ -232,7 +232,7 @@ pub fn pts_section(summary: &Summary) -> String {
     let environment: Vec<(&str, String)> = summary
         .environment
         .iter()
-        .map(|(key, value)| (key.as_str(), escape(&value_text(value))))
+        .map(|(key, value)| (key.as_str(), escape(&render::value_text(value))))
         .collect();
     if !environment.is_empty() {
         html.push_str("<h3>Environment</h3>\n");
@@ -314,13 +314,6 @@ fn pair_row(pair: &Pair, bins: usize) -> Vec<String> {
     ]
 }
 
-fn value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Two runs side by side: both medians and p90s, the ratio, the change, regressions past
 /// the threshold marked.
 pub fn comparison_section(comparison: &Comparison) -> String {
@@ -348,9 +341,6 @@ pub fn comparison_section(comparison: &Comparison) -> String {
         verdict_badge(if regressed == 0 { "pass" } else { "fail" }),
         comparison.pairs.len()
     );
-    let optional = |value: Option<f64>, format: &dyn Fn(f64) -> String| {
-        value.map_or_else(|| "#∞".to_string(), format)
-    };
     html.push_str(&table_with_classes(
         &[
             "profile",
@@ -371,8 +361,11 @@ pub fn comparison_section(comparison: &Comparison) -> String {
                 ms(change.run.median),
                 format!("#{}", change.baseline.p90),
                 format!("#{}", change.run.p90),
-                optional(change.ratio, &|ratio| format!("#{ratio:.3}")),
-                optional(change.change_pct, &|pct| format!("#{pct:+.1}%")),
+                format!("#{}", render::optional(change.ratio, |r| format!("{r:.3}"))),
+                format!(
+                    "#{}",
+                    render::optional(change.change_pct, |pct| format!("{pct:+.1}%"))
+                ),
                 if change.regressed {
                     "<strong>REGRESSED</strong>".into()
                 } else {

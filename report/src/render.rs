@@ -58,11 +58,7 @@ pub(crate) fn summary_markdown(summary: &Summary) -> String {
     if !summary.environment.is_empty() {
         let _ = writeln!(md, "\n## Environment\n\n| property | value |\n|---|---|");
         for (name, value) in &summary.environment {
-            let value = match value {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            let _ = writeln!(md, "| {} | {} |", cell(name), cell(&value));
+            let _ = writeln!(md, "| {} | {} |", cell(name), cell(&value_text(value)));
         }
     }
     for (profile, pairs) in by_profile(&summary.pairs, |pair| pair.profile.as_str()) {
@@ -106,7 +102,16 @@ fn key_list(md: &mut String, heading: &str, keys: &[PairKey]) {
     }
 }
 
-fn optional(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
+/// An environment property's value as text: a string as it is, anything else as JSON.
+pub(crate) fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A ratio or change, or ∞ where the baseline's median was zero.
+pub(crate) fn optional(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
     value.map(format).unwrap_or_else(|| "∞".into())
 }
 

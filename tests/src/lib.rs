@@ -156,13 +156,16 @@ impl TestLab {
 
     /// `lab-up` in this test's loopback range, with the given extra flags.
     pub fn up(&self, extra: &[&str]) -> Run {
-        let mut args = vec![
-            "lab-up",
-            "--substrate",
-            "local",
-            "--loopback-net",
-            &self.net,
-        ];
+        self.on_local("lab-up", extra)
+    }
+
+    /// `lab-run` in this test's loopback range, with the given extra flags.
+    pub fn lab_run(&self, extra: &[&str]) -> Run {
+        self.on_local("lab-run", extra)
+    }
+
+    fn on_local(&self, command: &str, extra: &[&str]) -> Run {
+        let mut args = vec![command, "--substrate", "local", "--loopback-net", &self.net];
         args.extend_from_slice(extra);
         self.xtask(&args)
     }

@@ -43,23 +43,11 @@ const SKIPPED: [&str; 3] = [
 #[test]
 fn lab_run_on_real_egeria_bootstraps_runs_the_real_pts_and_reports_it() {
     let lab = TestLab::new("127.89");
-    let mut args = vec![
-        "lab-run",
-        "--substrate",
-        "local",
-        "--loopback-net",
-        &lab.net,
-        "--egeria",
-        "real",
-        "--replicas",
-        "1",
-        "--scenario",
-        "none",
-    ];
+    let mut args = vec!["--egeria", "real", "--replicas", "1", "--scenario", "none"];
     for profile in SKIPPED {
         args.extend(["--skip-profile", profile]);
     }
-    let run = lab.xtask(&args);
+    let run = lab.lab_run(&args);
     run.assert_ok();
     // What the user is told: which Egeria ran, and the PTS's table.
     assert!(

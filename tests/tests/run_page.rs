@@ -8,12 +8,7 @@ use e2e::{TestLab, render_in_chromium};
 #[test]
 fn lab_run_leaves_a_page_that_a_browser_shows_with_the_verdict_and_the_figures() {
     let lab = TestLab::new("127.88");
-    let run = lab.xtask(&[
-        "lab-run",
-        "--substrate",
-        "local",
-        "--loopback-net",
-        &lab.net,
+    let run = lab.lab_run(&[
         "--egeria",
         "stand-in",
         "--replicas",
